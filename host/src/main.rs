@@ -1,0 +1,97 @@
+//! The `wades` command line.
+//!
+//! `wades describe FILE.wasm` prints a component's OGC description;
+//! `wades run FILE.wasm id=value ...` runs one job and prints its outputs.
+//! Values are JSON (`n=3`, `flag=true`, `o={"a":1}`); anything that is not
+//! JSON is taken as a string (`name=World`).
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use wades::model::{NamedValue, Value};
+use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
+
+#[derive(Parser)]
+#[command(name = "wades", version, about = "WebAssembly Application Deployment and Execution Service")]
+struct Cli {
+    /// Folder for wades' data (compiled-artifact cache, jobs).
+    #[arg(long, env = "WADES_DATA_DIR", default_value = "./wades-data", global = true)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the OGC description of a process component.
+    Describe {
+        /// The component.
+        component: PathBuf,
+    },
+    /// Run one job of a process component and print its outputs as JSON.
+    Run {
+        /// The component.
+        component: PathBuf,
+        /// Inputs as id=value; repeat an id for several occurrences.
+        inputs: Vec<String>,
+        /// Folder mounted read-only at /inputs.
+        #[arg(long)]
+        inputs_dir: Option<PathBuf>,
+        /// Folder mounted at /outputs (created if missing).
+        #[arg(long)]
+        outputs_dir: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = Runtime::new(RuntimeConfig::new(cli.data_dir.join("artifacts")))?;
+    match cli.command {
+        Command::Describe { component } => {
+            let process = runtime.load(read(&component)?).await?;
+            println!("{}", serde_json::to_string_pretty(process.description())?);
+        }
+        Command::Run { component, inputs, inputs_dir, outputs_dir } => {
+            let process = runtime.load(read(&component)?).await?;
+            let mut job = Job::new(inputs.iter().map(|i| parse_input(i)).collect::<Result<_>>()?);
+            if inputs_dir.is_some() || outputs_dir.is_some() {
+                let tmp = std::env::temp_dir();
+                let dirs = JobDirs {
+                    inputs: inputs_dir.unwrap_or_else(|| tmp.clone()),
+                    outputs: outputs_dir.unwrap_or(tmp),
+                };
+                std::fs::create_dir_all(&dirs.outputs)?;
+                job = job.with_dirs(dirs);
+            }
+            let output = runtime.execute(&process, job).await?;
+            println!("{}", serde_json::to_string_pretty(&output.outputs)?);
+            eprintln!(
+                "took {:?}, fuel {}, memory {} bytes",
+                output.elapsed,
+                output.fuel_consumed.map_or("unmetered".into(), |f| f.to_string()),
+                output.memory_peak
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_input(arg: &str) -> Result<NamedValue> {
+    let Some((id, text)) = arg.split_once('=') else { bail!("input '{arg}' is not id=value") };
+    let value = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Bool(b)) => Value::Boolean { value: b },
+        Ok(serde_json::Value::Number(n)) => match n.as_i64() {
+            Some(i) => Value::Integer { value: i },
+            None => Value::Number { value: n.as_f64().unwrap_or(f64::NAN) },
+        },
+        Ok(serde_json::Value::String(s)) => Value::String { value: s },
+        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Value::Json { value: v },
+        _ => Value::string(text),
+    };
+    Ok(NamedValue::new(id, value))
+}

@@ -1,0 +1,140 @@
+//! On-disk cache of compiled components, keyed by module hash and engine.
+//!
+//! Deserializing compiled code is only sound for code we compiled ourselves,
+//! so every artifact carries an HMAC under a key private to this data
+//! directory. An artifact that fails the check (corrupt, truncated, planted)
+//! is never deserialized: the module is compiled again and the file replaced.
+
+use super::LoadError;
+use crate::model::Digest;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::path::{Path, PathBuf};
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+const MAGIC: &[u8; 8] = b"WADESCW1";
+const MAC_LEN: usize = 32;
+const KEY_FILE: &str = "artifact.key";
+
+/// How a component was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// A verified artifact was loaded from disk.
+    Hit,
+    /// No artifact existed; the module was compiled and cached.
+    Compiled,
+    /// An artifact existed but failed verification; it was replaced.
+    Recompiled {
+        /// Why the old artifact was rejected.
+        reason: String,
+    },
+}
+
+pub(crate) struct ArtifactCache {
+    dir: PathBuf,
+    key: [u8; 32],
+    fingerprint: String,
+}
+
+impl ArtifactCache {
+    pub(crate) fn open(dir: &Path, fingerprint: String) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let key = load_or_create_key(&dir.join(KEY_FILE))?;
+        Ok(ArtifactCache { dir: dir.to_path_buf(), key, fingerprint })
+    }
+
+    /// Where the artifact of `digest` lives.
+    pub(crate) fn path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint))
+    }
+
+    fn mac(&self, digest: &Digest, artifact: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(digest.hex().as_bytes());
+        mac.update(self.fingerprint.as_bytes());
+        mac.update(artifact);
+        mac
+    }
+
+    /// Loads the verified artifact of `bytes`, or compiles and caches it.
+    pub(crate) fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<(Component, CacheOutcome), LoadError> {
+        let path = self.path(digest);
+        let rejected = match std::fs::read(&path) {
+            Ok(file) => match self.verified(digest, &file) {
+                Ok(artifact) => {
+                    // SAFETY: the HMAC proves we serialized these bytes with an
+                    // engine of the same fingerprint.
+                    match unsafe { Component::deserialize(engine, artifact) } {
+                        Ok(c) => return Ok((c, CacheOutcome::Hit)),
+                        Err(e) => Some(format!("verified artifact did not load: {e}")),
+                    }
+                }
+                Err(reason) => Some(reason),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!("unreadable artifact: {e}")),
+        };
+        if let Some(reason) = &rejected {
+            tracing::warn!(%digest, %reason, "recompiling a rejected artifact");
+        }
+        let component = Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let artifact = component.serialize().map_err(|e| LoadError::Host(e.to_string()))?;
+        self.store(digest, &path, &artifact).map_err(|e| LoadError::Host(format!("caching artifact: {e}")))?;
+        let outcome = match rejected {
+            Some(reason) => CacheOutcome::Recompiled { reason },
+            None => CacheOutcome::Compiled,
+        };
+        Ok((component, outcome))
+    }
+
+    fn verified<'a>(&self, digest: &Digest, file: &'a [u8]) -> Result<&'a [u8], String> {
+        let header = MAGIC.len() + MAC_LEN;
+        if file.len() < header || &file[..MAGIC.len()] != MAGIC {
+            return Err("artifact header is missing".into());
+        }
+        let (tag, artifact) = file[MAGIC.len()..].split_at(MAC_LEN);
+        self.mac(digest, artifact)
+            .verify_slice(tag)
+            .map_err(|_| "artifact failed its integrity check".to_string())?;
+        Ok(artifact)
+    }
+
+    fn store(&self, digest: &Digest, path: &Path, artifact: &[u8]) -> std::io::Result<()> {
+        let tag = self.mac(digest, artifact).finalize().into_bytes();
+        let mut file = Vec::with_capacity(MAGIC.len() + MAC_LEN + artifact.len());
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(&tag);
+        file.extend_from_slice(artifact);
+        // Write then rename, so a reader never sees half a file.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, &file)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
+    if let Ok(bytes) = std::fs::read(path) {
+        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(key);
+        }
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        opts.open(&tmp)?.write_all(&key)?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(key)
+}

@@ -1,0 +1,87 @@
+//! The one wasmtime engine, and the thread that drives its epochs.
+
+use super::RuntimeConfig;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Memories per component: the guest's own plus the WASI adapter's.
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 8;
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Room for std's function table; far beyond any real guest.
+const TABLE_ELEMENTS: usize = 100_000;
+
+/// Builds the engine every job shares.
+pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+    let slots = config.max_concurrent_jobs;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots * MEMORIES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_memories_per_module(1)
+        .total_tables(slots * TABLES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .table_elements(TABLE_ELEMENTS)
+        // Per-job memory is enforced by the store's limiter; this only sizes the slots.
+        .max_memory_size(config.max_memory_bytes as usize)
+        // One fiber stack per running job, plus the describe calls.
+        .total_stacks(slots + 4);
+
+    let mut c = Config::new();
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .wasm_component_model(true)
+        .consume_fuel(config.fuel_metering)
+        .epoch_interruption(true)
+        .max_wasm_stack(config.max_wasm_stack)
+        .async_stack_size(config.max_wasm_stack + (1 << 20));
+    Engine::new(&c)
+}
+
+/// A short tag that changes whenever compiled code from this engine would
+/// not load in another (version, settings, CPU features).
+pub(crate) fn fingerprint(engine: &Engine) -> String {
+    // DefaultHasher is fine: the tag only has to be stable for one build of wades.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// Advances the engine's epoch on a dedicated OS thread, so a spinning guest
+/// cannot starve it the way it could starve an async task.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: &Engine, tick: std::time::Duration) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new().name("wades-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+        Ok(EpochTicker { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

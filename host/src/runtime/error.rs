@@ -1,0 +1,66 @@
+//! Everything that can go wrong when loading or running a component.
+
+use std::time::Duration;
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes are not a valid component.
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    /// The component does not target the `wades:process` world.
+    #[error("component does not target the wades:process world: {0}")]
+    WrongWorld(String),
+    /// `describe` failed or returned something unusable.
+    #[error("the component's description is unusable: {0}")]
+    BadDescription(String),
+    /// Disk or other host trouble.
+    #[error("loading the component failed: {0}")]
+    Host(String),
+}
+
+/// Why a job did not succeed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// The fuel budget ran out.
+    #[error("the job ran out of fuel after {fuel} units")]
+    OutOfFuel {
+        /// The budget.
+        fuel: u64,
+    },
+    /// The guest wanted more memory than allowed.
+    #[error("the job exceeded its memory limit of {limit} bytes")]
+    MemoryLimit {
+        /// The limit.
+        limit: u64,
+    },
+    /// The wall-clock limit passed.
+    #[error("the job exceeded its time limit of {limit:?}")]
+    Timeout {
+        /// The limit.
+        limit: Duration,
+    },
+    /// Someone cancelled the job.
+    #[error("the job was cancelled")]
+    Cancelled,
+    /// The guest trapped: a panic, a stack overflow, an illegal operation.
+    #[error("the process crashed: {message}")]
+    Trap {
+        /// The trap and what the guest printed last.
+        message: String,
+    },
+    /// The process returned an error of its own.
+    #[error("the process failed ({code}): {message}")]
+    Guest {
+        /// Its code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// The outputs break the contract (unknown id, bad file, too large).
+    #[error("the process returned invalid outputs: {0}")]
+    InvalidOutput(String),
+    /// The host could not set the job up.
+    #[error("the job could not be started: {0}")]
+    Host(String),
+}

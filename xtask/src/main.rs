@@ -1,0 +1,129 @@
+//! `cargo xtask`: the build steps of wades that cargo alone cannot express.
+//!
+//! - `guests`: build every example process into a WebAssembly component under
+//!   `target/wasm/`, with whichever wasm toolchain this machine has.
+//! - `test`: `guests`, then the whole test suite.
+//! - `bench`: `guests`, then the benchmarks.
+//! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
+
+mod toolchain;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every guest crate under `example-processes/` that is a component.
+const GUESTS: &[&str] = &["hello-world", "echo", "normalized-difference", "otsu", "hostile", "wrong-world"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("guests") => build_guests(&root).map(|_| ()),
+        Some("test") => {
+            build_guests(&root)?;
+            // The default members: everything but the guest crates, which are wasm-only.
+            let mut test = vec!["test", "--release", "--no-fail-fast"];
+            test.extend(args[1..].iter().map(String::as_str));
+            cargo(&root, &test)
+        }
+        Some("demo") => {
+            let wasm = build_guests(&root)?;
+            let hello = wasm.join("hello-world.wasm");
+            let hello = hello.to_str().expect("utf-8 path");
+            cargo(&root, &["run", "--release", "--package", "wades", "--", "describe", hello])?;
+            cargo(&root, &["run", "--release", "--package", "wades", "--", "run", hello, "name=World"])
+        }
+        Some("bench") => {
+            build_guests(&root)?;
+            let mut bench = vec!["run", "--release", "--package", "wades-bench", "--"];
+            bench.extend(args[1..].iter().map(String::as_str));
+            cargo(&root, &bench)
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <guests|test|bench|demo>");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    let status = Command::new(env_cargo()).args(args).current_dir(root).status()?;
+    if !status.success() {
+        bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+fn env_cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds all guests and returns the folder holding the components.
+fn build_guests(root: &Path) -> Result<PathBuf> {
+    let env = toolchain::detect(root)?;
+    let target_dir = root.join("target/guest");
+    let mut cmd = Command::new(env_cargo());
+    cmd.current_dir(root)
+        .args(["build", "--release", "--target", &env.target, "--target-dir"])
+        .arg(&target_dir)
+        // Guests ship without debug info: it only slows compilation in the host.
+        .args(["--config", "profile.release.debug=0", "--config", "profile.release.strip=true"]);
+    for guest in GUESTS {
+        cmd.args(["--package", guest]);
+    }
+    // The host runs the guests' cargo, so nothing of the host's build leaks in.
+    for var in ["RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in &env.vars {
+        cmd.env(k, v);
+    }
+    eprintln!("xtask: building {} guests for {} ({})", GUESTS.len(), env.target, env.source);
+    let status = cmd.status().context("running cargo for the guests")?;
+    if !status.success() {
+        bail!("building the guest components failed");
+    }
+    let out = root.join("target/wasm");
+    std::fs::create_dir_all(&out)?;
+    for guest in GUESTS {
+        let built = target_dir
+            .join(&env.target)
+            .join("release")
+            .join(format!("{}.wasm", guest.replace('-', "_")));
+        let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+        let component = componentize(&bytes).with_context(|| format!("componentizing {guest}"))?;
+        write_if_changed(&out.join(format!("{guest}.wasm")), &component)?;
+    }
+    eprintln!("xtask: components in {}", out.display());
+    Ok(out)
+}
+
+/// Turns a core module into a component; a component passes through.
+fn componentize(bytes: &[u8]) -> Result<Vec<u8>> {
+    // Bytes 4..8 are the version/layer field: 0x0d 0x00 0x01 0x00 marks a component.
+    if bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]) {
+        return Ok(bytes.to_vec());
+    }
+    use wasi_preview1_component_adapter_provider::{
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
+    wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(bytes)?
+        // A library guest has no `_start`: the reactor adapter is the one that fits.
+        .adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?
+        .encode()
+}
+
+/// Keeps mtimes stable so that tests depending on the files do not rebuild needlessly.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
