@@ -57,7 +57,10 @@ fn schema_of<T: ProcessValue>(meta: &FieldMeta) -> String {
     };
     if let (Some(first), JsonValue::Object(map)) = (meta.media_types.first(), &mut schema) {
         if map.contains_key("contentMediaType") {
-            map.insert("contentMediaType".into(), JsonValue::String(first.to_string()));
+            map.insert(
+                "contentMediaType".into(),
+                JsonValue::String(first.to_string()),
+            );
         }
     }
     schema.to_string()
@@ -66,7 +69,11 @@ fn schema_of<T: ProcessValue>(meta: &FieldMeta) -> String {
 fn formats(meta: &FieldMeta) -> Vec<wit::Format> {
     meta.media_types
         .iter()
-        .map(|m| wit::Format { media_type: m.to_string(), encoding: None, schema: None })
+        .map(|m| wit::Format {
+            media_type: m.to_string(),
+            encoding: None,
+            schema: None,
+        })
         .collect()
 }
 
@@ -107,7 +114,11 @@ pub fn describe_process(
     outputs: Vec<OutputDescription>,
 ) -> wit::ProcessDescription {
     let job_control = if meta.job_control.is_empty() {
-        vec![wit::JobControl::SyncExecute, wit::JobControl::AsyncExecute, wit::JobControl::Dismiss]
+        vec![
+            wit::JobControl::SyncExecute,
+            wit::JobControl::AsyncExecute,
+            wit::JobControl::Dismiss,
+        ]
     } else {
         meta.job_control
             .iter()

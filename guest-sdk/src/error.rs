@@ -18,7 +18,10 @@ pub struct ProcessError {
 impl ProcessError {
     /// An error with any code.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ProcessError { code: code.into(), message: message.into() }
+        ProcessError {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// The inputs are wrong: the caller can fix this.
@@ -32,7 +35,10 @@ impl ProcessError {
     }
 
     pub(crate) fn into_wit(self) -> wit::ProcessError {
-        wit::ProcessError { code: self.code, message: self.message }
+        wit::ProcessError {
+            code: self.code,
+            message: self.message,
+        }
     }
 }
 

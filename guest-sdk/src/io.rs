@@ -40,6 +40,9 @@ pub fn progress(percent: u8, message: impl AsRef<str>) {
     host::progress(percent.min(100), (!message.is_empty()).then_some(message));
 }
 
+/// Buffer size of [`File::reader`] and [`File::writer`].
+pub const IO_BUFFER: usize = 1 << 20;
+
 /// A file in the job's sandbox: an input staged under `/inputs`, or an output
 /// written under `/outputs`.
 ///
@@ -60,7 +63,10 @@ impl File {
 
     /// An output file `/outputs/<name>`, to be written by the process.
     pub fn output(name: &str, media_type: impl Into<String>) -> File {
-        File { path: Path::new(Self::OUTPUTS).join(name), media_type: Some(media_type.into()) }
+        File {
+            path: Path::new(Self::OUTPUTS).join(name),
+            media_type: Some(media_type.into()),
+        }
     }
 
     /// Reads the whole file.
@@ -71,6 +77,17 @@ impl File {
     /// Opens the file for reading.
     pub fn open(&self) -> std::io::Result<std::fs::File> {
         std::fs::File::open(&self.path)
+    }
+
+    /// A buffered reader. Each unbuffered read would be a call into the host,
+    /// so the buffer is large.
+    pub fn reader(&self) -> std::io::Result<std::io::BufReader<std::fs::File>> {
+        Ok(std::io::BufReader::with_capacity(IO_BUFFER, self.open()?))
+    }
+
+    /// A buffered writer (flush it before returning the file).
+    pub fn writer(&self) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+        Ok(std::io::BufWriter::with_capacity(IO_BUFFER, self.create()?))
     }
 
     /// Creates (or truncates) the file for writing.
@@ -90,12 +107,20 @@ impl ProcessValue for File {
     }
     fn from_value(value: Value) -> Result<Self, String> {
         match value {
-            Value::File(f) => Ok(File { path: f.path.into(), media_type: f.media_type }),
-            Value::Binary(_) => Err("expected a staged file, got inline bytes (use `Binary`)".into()),
+            Value::File(f) => Ok(File {
+                path: f.path.into(),
+                media_type: f.media_type,
+            }),
+            Value::Binary(_) => {
+                Err("expected a staged file, got inline bytes (use `Binary`)".into())
+            }
             _ => Err("expected a file".into()),
         }
     }
     fn into_value(self) -> Value {
-        Value::File(wit::File { path: self.path.to_string_lossy().into_owned(), media_type: self.media_type })
+        Value::File(wit::File {
+            path: self.path.to_string_lossy().into_owned(),
+            media_type: self.media_type,
+        })
     }
 }

@@ -73,7 +73,7 @@ mod io;
 mod value;
 
 pub use error::ProcessError;
-pub use io::{debug, error, info, log, progress, warn, File, Level};
+pub use io::{debug, error, info, log, progress, warn, File, Level, IO_BUFFER};
 pub use value::{BBox, Binary, Json, ProcessValue, Reference};
 pub use wades_guest_macros::{process, Inputs, Outputs};
 
@@ -116,12 +116,14 @@ pub trait Outputs: Sized {
 /// What the macros need at expansion time. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::describe::{describe_process, field_input, field_output, FieldMeta, ProcessMeta};
-    pub use crate::value::{Occurs, ValueBag};
     pub use crate::bindings::wades::process::types::{
         InputDescription, NamedValue, OutputDescription, ProcessDescription,
     };
     pub use crate::bindings::Guest;
+    pub use crate::describe::{
+        describe_process, field_input, field_output, FieldMeta, ProcessMeta,
+    };
+    pub use crate::value::{Occurs, ValueBag};
     pub use serde_json;
     pub use wit_bindgen;
 

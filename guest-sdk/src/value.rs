@@ -122,7 +122,9 @@ impl ProcessValue for i64 {
     fn from_value(value: Value) -> Result<Self, String> {
         match value {
             Value::Integer(i) => Ok(i),
-            Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => Ok(n as i64),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => {
+                Ok(n as i64)
+            }
             Value::Json(t) => parse_json(&t, "an integer"),
             other => Err(expected("an integer", &other)),
         }
@@ -183,7 +185,9 @@ impl<T: Serialize + DeserializeOwned> ProcessValue for Json<T> {
         json!({"type": "object"})
     }
     fn from_value(value: Value) -> Result<Self, String> {
-        serde_json::from_value(to_json(value)).map(Json).map_err(|e| e.to_string())
+        serde_json::from_value(to_json(value))
+            .map(Json)
+            .map_err(|e| e.to_string())
     }
     fn into_value(self) -> Value {
         match serde_json::to_value(self.0) {
@@ -202,7 +206,9 @@ impl<T: ProcessValue> ProcessValue for Vec<T> {
             JsonValue::Array(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| T::from_value(from_json(item)).map_err(|e| format!("item {i}: {e}")))
+                .map(|(i, item)| {
+                    T::from_value(from_json(item)).map_err(|e| format!("item {i}: {e}"))
+                })
                 .collect(),
             _ => Err("expected an array".into()),
         }
@@ -227,15 +233,22 @@ impl ProcessValue for BBox {
     }
     fn from_value(value: Value) -> Result<Self, String> {
         match value {
-            Value::Bbox(b) if matches!(b.coordinates.len(), 4 | 6) => {
-                Ok(BBox { coordinates: b.coordinates, crs: b.crs })
-            }
-            Value::Bbox(b) => Err(format!("a bounding box has 4 or 6 coordinates, not {}", b.coordinates.len())),
+            Value::Bbox(b) if matches!(b.coordinates.len(), 4 | 6) => Ok(BBox {
+                coordinates: b.coordinates,
+                crs: b.crs,
+            }),
+            Value::Bbox(b) => Err(format!(
+                "a bounding box has 4 or 6 coordinates, not {}",
+                b.coordinates.len()
+            )),
             other => Err(expected("a bounding box", &other)),
         }
     }
     fn into_value(self) -> Value {
-        Value::Bbox(wit::Bbox { coordinates: self.coordinates, crs: self.crs })
+        Value::Bbox(wit::Bbox {
+            coordinates: self.coordinates,
+            crs: self.crs,
+        })
     }
 }
 
@@ -245,13 +258,22 @@ impl ProcessValue for Binary {
     }
     fn from_value(value: Value) -> Result<Self, String> {
         match value {
-            Value::Binary(b) => Ok(Binary { data: b.data, media_type: b.media_type }),
-            Value::String(s) => Ok(Binary { data: s.into_bytes(), media_type: None }),
+            Value::Binary(b) => Ok(Binary {
+                data: b.data,
+                media_type: b.media_type,
+            }),
+            Value::String(s) => Ok(Binary {
+                data: s.into_bytes(),
+                media_type: None,
+            }),
             other => Err(expected("binary data", &other)),
         }
     }
     fn into_value(self) -> Value {
-        Value::Binary(wit::Binary { data: self.data, media_type: self.media_type })
+        Value::Binary(wit::Binary {
+            data: self.data,
+            media_type: self.media_type,
+        })
     }
 }
 
@@ -261,13 +283,22 @@ impl ProcessValue for Reference {
     }
     fn from_value(value: Value) -> Result<Self, String> {
         match value {
-            Value::Reference(r) => Ok(Reference { href: r.href, media_type: r.media_type }),
-            Value::String(href) => Ok(Reference { href, media_type: None }),
+            Value::Reference(r) => Ok(Reference {
+                href: r.href,
+                media_type: r.media_type,
+            }),
+            Value::String(href) => Ok(Reference {
+                href,
+                media_type: None,
+            }),
             other => Err(expected("a reference", &other)),
         }
     }
     fn into_value(self) -> Value {
-        Value::Reference(wit::Reference { href: self.href, media_type: self.media_type })
+        Value::Reference(wit::Reference {
+            href: self.href,
+            media_type: self.media_type,
+        })
     }
 }
 
@@ -319,7 +350,9 @@ pub struct Occurs {
 impl ValueBag {
     /// Wraps what the host passed.
     pub fn new(values: Vec<wit::NamedValue>) -> Self {
-        ValueBag { values: values.into_iter().map(Some).collect() }
+        ValueBag {
+            values: values.into_iter().map(Some).collect(),
+        }
     }
 
     /// Takes every occurrence of `id`, in order.
@@ -350,11 +383,17 @@ impl ValueBag {
     }
 
     /// An input with several occurrences.
-    pub fn many<T: ProcessValue>(&mut self, id: &str, occurs: Occurs) -> Result<Vec<T>, ProcessError> {
+    pub fn many<T: ProcessValue>(
+        &mut self,
+        id: &str,
+        occurs: Occurs,
+    ) -> Result<Vec<T>, ProcessError> {
         let all = self.take_all(id);
         let n = all.len() as u32;
         if n < occurs.min || occurs.max.is_some_and(|max| n > max) {
-            let max = occurs.max.map_or("unbounded".to_string(), |m| m.to_string());
+            let max = occurs
+                .max
+                .map_or("unbounded".to_string(), |m| m.to_string());
             return Err(ProcessError::invalid_input(format!(
                 "input '{id}' takes {} to {max} values, got {n}",
                 occurs.min
@@ -366,7 +405,10 @@ impl ValueBag {
     /// Fails on any input the process does not declare.
     pub fn reject_unknown(&self) -> Result<(), ProcessError> {
         match self.values.iter().flatten().next() {
-            Some(v) => Err(ProcessError::invalid_input(format!("unknown input '{}'", v.id))),
+            Some(v) => Err(ProcessError::invalid_input(format!(
+                "unknown input '{}'",
+                v.id
+            ))),
             None => Ok(()),
         }
     }

@@ -12,10 +12,19 @@ use wades::model::{NamedValue, Value};
 use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
 
 #[derive(Parser)]
-#[command(name = "wades", version, about = "WebAssembly Application Deployment and Execution Service")]
+#[command(
+    name = "wades",
+    version,
+    about = "WebAssembly Application Deployment and Execution Service"
+)]
 struct Cli {
     /// Folder for wades' data (compiled-artifact cache, jobs).
-    #[arg(long, env = "WADES_DATA_DIR", default_value = "./wades-data", global = true)]
+    #[arg(
+        long,
+        env = "WADES_DATA_DIR",
+        default_value = "./wades-data",
+        global = true
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -52,9 +61,19 @@ async fn main() -> Result<()> {
             let process = runtime.load(read(&component)?).await?;
             println!("{}", serde_json::to_string_pretty(process.description())?);
         }
-        Command::Run { component, inputs, inputs_dir, outputs_dir } => {
+        Command::Run {
+            component,
+            inputs,
+            inputs_dir,
+            outputs_dir,
+        } => {
             let process = runtime.load(read(&component)?).await?;
-            let mut job = Job::new(inputs.iter().map(|i| parse_input(i)).collect::<Result<_>>()?);
+            let mut job = Job::new(
+                inputs
+                    .iter()
+                    .map(|i| parse_input(i))
+                    .collect::<Result<_>>()?,
+            );
             if inputs_dir.is_some() || outputs_dir.is_some() {
                 let tmp = std::env::temp_dir();
                 let dirs = JobDirs {
@@ -69,7 +88,9 @@ async fn main() -> Result<()> {
             eprintln!(
                 "took {:?}, fuel {}, memory {} bytes",
                 output.elapsed,
-                output.fuel_consumed.map_or("unmetered".into(), |f| f.to_string()),
+                output
+                    .fuel_consumed
+                    .map_or("unmetered".into(), |f| f.to_string()),
                 output.memory_peak
             );
         }
@@ -82,15 +103,21 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
 }
 
 fn parse_input(arg: &str) -> Result<NamedValue> {
-    let Some((id, text)) = arg.split_once('=') else { bail!("input '{arg}' is not id=value") };
+    let Some((id, text)) = arg.split_once('=') else {
+        bail!("input '{arg}' is not id=value")
+    };
     let value = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Bool(b)) => Value::Boolean { value: b },
         Ok(serde_json::Value::Number(n)) => match n.as_i64() {
             Some(i) => Value::Integer { value: i },
-            None => Value::Number { value: n.as_f64().unwrap_or(f64::NAN) },
+            None => Value::Number {
+                value: n.as_f64().unwrap_or(f64::NAN),
+            },
         },
         Ok(serde_json::Value::String(s)) => Value::String { value: s },
-        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Value::Json { value: v },
+        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+            Value::Json { value: v }
+        }
         _ => Value::string(text),
     };
     Ok(NamedValue::new(id, value))

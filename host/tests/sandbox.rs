@@ -16,9 +16,18 @@ fn attack(kind: &str) -> Job {
 async fn bystander(rt: &Runtime, pause: f64) -> Result<(), RunError> {
     let echo = rt.load(component("echo")).await.unwrap();
     let out = rt
-        .execute(&echo, Job::new(vec![s("stringInput", "still here"), NamedValue::new("pause", Value::Number { value: pause })]))
+        .execute(
+            &echo,
+            Job::new(vec![
+                s("stringInput", "still here"),
+                NamedValue::new("pause", Value::Number { value: pause }),
+            ]),
+        )
         .await?;
-    assert_eq!(output(&out.outputs, "stringInput"), &Value::string("still here"));
+    assert_eq!(
+        output(&out.outputs, "stringInput"),
+        &Value::string("still here")
+    );
     Ok(())
 }
 
@@ -34,23 +43,41 @@ async fn hostile_with_bystander(job: Job) -> RunError {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_runs_out_of_fuel() {
-    let job = attack("loop").with_limits(Limits { fuel: Some(200_000_000), ..Limits::default() });
-    assert_eq!(hostile_with_bystander(job).await, RunError::OutOfFuel { fuel: 200_000_000 });
+    let job = attack("loop").with_limits(Limits {
+        fuel: Some(200_000_000),
+        ..Limits::default()
+    });
+    assert_eq!(
+        hostile_with_bystander(job).await,
+        RunError::OutOfFuel { fuel: 200_000_000 }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_with_fuel_to_burn_times_out() {
     let limit = Duration::from_millis(300);
-    let job = attack("loop").with_limits(Limits { timeout: Some(limit), ..Limits::default() });
+    let job = attack("loop").with_limits(Limits {
+        timeout: Some(limit),
+        ..Limits::default()
+    });
     let started = Instant::now();
-    assert_eq!(hostile_with_bystander(job).await, RunError::Timeout { limit });
+    assert_eq!(
+        hostile_with_bystander(job).await,
+        RunError::Timeout { limit }
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_hits_the_memory_limit() {
-    let job = attack("memory").with_limits(Limits { memory_bytes: Some(64 << 20), ..Limits::default() });
-    assert_eq!(hostile_with_bystander(job).await, RunError::MemoryLimit { limit: 64 << 20 });
+    let job = attack("memory").with_limits(Limits {
+        memory_bytes: Some(64 << 20),
+        ..Limits::default()
+    });
+    assert_eq!(
+        hostile_with_bystander(job).await,
+        RunError::MemoryLimit { limit: 64 << 20 }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +91,9 @@ async fn deep_recursion_overflows_the_stack() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_output_is_refused() {
     match hostile_with_bystander(attack("huge-output")).await {
-        RunError::InvalidOutput(message) => assert!(message.contains("exceed the limit"), "{message}"),
+        RunError::InvalidOutput(message) => {
+            assert!(message.contains("exceed the limit"), "{message}")
+        }
         other => panic!("expected an invalid output, got {other:?}"),
     }
 }
@@ -72,7 +101,10 @@ async fn a_huge_output_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_is_a_trap_with_the_panic_message() {
     match hostile_with_bystander(attack("panic")).await {
-        RunError::Trap { message } => assert!(message.contains("hostile guest panicked on purpose"), "{message}"),
+        RunError::Trap { message } => assert!(
+            message.contains("hostile guest panicked on purpose"),
+            "{message}"
+        ),
         other => panic!("expected a trap, got {other:?}"),
     }
 }
@@ -83,12 +115,25 @@ async fn a_guest_cannot_reach_outside_its_folders() {
     let rt = runtime(&cache);
     let hostile = rt.load(component("hostile")).await.unwrap();
     let root = tempfile::tempdir().unwrap();
-    let dirs = JobDirs { inputs: root.path().join("in"), outputs: root.path().join("out") };
+    let dirs = JobDirs {
+        inputs: root.path().join("in"),
+        outputs: root.path().join("out"),
+    };
     std::fs::create_dir_all(&dirs.inputs).unwrap();
     std::fs::create_dir_all(&dirs.outputs).unwrap();
-    let out = rt.execute(&hostile, attack("escape").with_dirs(dirs.clone())).await.unwrap();
-    assert_eq!(output(&out.outputs, "result"), &Value::string(""), "nothing outside the sandbox worked");
-    assert!(!dirs.inputs.join("planted").exists(), "/inputs is read-only");
+    let out = rt
+        .execute(&hostile, attack("escape").with_dirs(dirs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        output(&out.outputs, "result"),
+        &Value::string(""),
+        "nothing outside the sandbox worked"
+    );
+    assert!(
+        !dirs.inputs.join("planted").exists(),
+        "/inputs is read-only"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +155,10 @@ async fn cancelling_stops_a_spinning_guest_within_10_ms() {
     let (result, ended_at) = running.await.unwrap();
     assert_eq!(result.unwrap_err(), RunError::Cancelled);
     let latency = ended_at - cancelled_at;
-    assert!(latency <= Duration::from_millis(10), "stopped {latency:?} after cancel");
+    assert!(
+        latency <= Duration::from_millis(10),
+        "stopped {latency:?} after cancel"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,15 +167,35 @@ async fn cancelling_stops_a_guest_blocked_in_a_sleep() {
     let rt = runtime(&cache);
     let echo = rt.load(component("echo")).await.unwrap();
     let cancel = CancellationToken::new();
-    let job = Job::new(vec![NamedValue::new("pause", Value::Number { value: 30.0 })]).with_cancel(cancel.clone());
+    let job = Job::new(vec![NamedValue::new(
+        "pause",
+        Value::Number { value: 30.0 },
+    )])
+    .with_cancel(cancel.clone());
     let canceller = cancel.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(150)).await;
         canceller.cancel();
     });
     let started = Instant::now();
-    assert_eq!(rt.execute(&echo, job).await.unwrap_err(), RunError::Cancelled);
+    assert_eq!(
+        rt.execute(&echo, job).await.unwrap_err(),
+        RunError::Cancelled
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_process_lowers_the_operator_limit_with_its_own() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = runtime(&cache);
+    let hostile = rt.load(component("hostile")).await.unwrap();
+    assert_eq!(hostile.description().limits.memory_bytes, Some(256 << 20));
+    assert!(rt.config().job_limits.memory_bytes > Some(256 << 20));
+    assert_eq!(
+        rt.execute(&hostile, attack("memory")).await.unwrap_err(),
+        RunError::MemoryLimit { limit: 256 << 20 }
+    );
 }
 
 #[tokio::test]
@@ -137,8 +205,20 @@ async fn a_request_can_lower_but_not_raise_the_limits() {
     config.job_limits.memory_bytes = Some(48 << 20);
     let rt = Runtime::new(config).unwrap();
     let hostile = rt.load(component("hostile")).await.unwrap();
-    let greedy = attack("memory").with_limits(Limits { memory_bytes: Some(1 << 30), ..Limits::default() });
-    assert_eq!(rt.execute(&hostile, greedy).await.unwrap_err(), RunError::MemoryLimit { limit: 48 << 20 });
-    let modest = attack("memory").with_limits(Limits { memory_bytes: Some(24 << 20), ..Limits::default() });
-    assert_eq!(rt.execute(&hostile, modest).await.unwrap_err(), RunError::MemoryLimit { limit: 24 << 20 });
+    let greedy = attack("memory").with_limits(Limits {
+        memory_bytes: Some(1 << 30),
+        ..Limits::default()
+    });
+    assert_eq!(
+        rt.execute(&hostile, greedy).await.unwrap_err(),
+        RunError::MemoryLimit { limit: 48 << 20 }
+    );
+    let modest = attack("memory").with_limits(Limits {
+        memory_bytes: Some(24 << 20),
+        ..Limits::default()
+    });
+    assert_eq!(
+        rt.execute(&hostile, modest).await.unwrap_err(),
+        RunError::MemoryLimit { limit: 24 << 20 }
+    );
 }

@@ -13,7 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every guest crate under `example-processes/` that is a component.
-const GUESTS: &[&str] = &["hello-world", "echo", "normalized-difference", "otsu", "hostile", "wrong-world"];
+const GUESTS: &[&str] = &[
+    "hello-world",
+    "echo",
+    "normalized-difference",
+    "otsu",
+    "hostile",
+    "wrong-world",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,8 +38,31 @@ fn main() -> Result<()> {
             let wasm = build_guests(&root)?;
             let hello = wasm.join("hello-world.wasm");
             let hello = hello.to_str().expect("utf-8 path");
-            cargo(&root, &["run", "--release", "--package", "wades", "--", "describe", hello])?;
-            cargo(&root, &["run", "--release", "--package", "wades", "--", "run", hello, "name=World"])
+            cargo(
+                &root,
+                &[
+                    "run",
+                    "--release",
+                    "--package",
+                    "wades",
+                    "--",
+                    "describe",
+                    hello,
+                ],
+            )?;
+            cargo(
+                &root,
+                &[
+                    "run",
+                    "--release",
+                    "--package",
+                    "wades",
+                    "--",
+                    "run",
+                    hello,
+                    "name=World",
+                ],
+            )
         }
         Some("bench") => {
             build_guests(&root)?;
@@ -48,11 +78,17 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
-    let status = Command::new(env_cargo()).args(args).current_dir(root).status()?;
+    let status = Command::new(env_cargo())
+        .args(args)
+        .current_dir(root)
+        .status()?;
     if !status.success() {
         bail!("cargo {} failed", args.join(" "));
     }
@@ -69,21 +105,42 @@ fn build_guests(root: &Path) -> Result<PathBuf> {
     let target_dir = root.join("target/guest");
     let mut cmd = Command::new(env_cargo());
     cmd.current_dir(root)
-        .args(["build", "--release", "--target", &env.target, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            &env.target,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         // Guests ship without debug info: it only slows compilation in the host.
-        .args(["--config", "profile.release.debug=0", "--config", "profile.release.strip=true"]);
+        .args([
+            "--config",
+            "profile.release.debug=0",
+            "--config",
+            "profile.release.strip=true",
+        ]);
     for guest in GUESTS {
         cmd.args(["--package", guest]);
     }
     // The host runs the guests' cargo, so nothing of the host's build leaks in.
-    for var in ["RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in &env.vars {
         cmd.env(k, v);
     }
-    eprintln!("xtask: building {} guests for {} ({})", GUESTS.len(), env.target, env.source);
+    eprintln!(
+        "xtask: building {} guests for {} ({})",
+        GUESTS.len(),
+        env.target,
+        env.source
+    );
     let status = cmd.status().context("running cargo for the guests")?;
     if !status.success() {
         bail!("building the guest components failed");
@@ -95,7 +152,8 @@ fn build_guests(root: &Path) -> Result<PathBuf> {
             .join(&env.target)
             .join("release")
             .join(format!("{}.wasm", guest.replace('-', "_")));
-        let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+        let bytes =
+            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
         let component = componentize(&bytes).with_context(|| format!("componentizing {guest}"))?;
         write_if_changed(&out.join(format!("{guest}.wasm")), &component)?;
     }
@@ -116,7 +174,10 @@ fn componentize(bytes: &[u8]) -> Result<Vec<u8>> {
         .validate(true)
         .module(bytes)?
         // A library guest has no `_start`: the reactor adapter is the one that fits.
-        .adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?
+        .adapter(
+            WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )?
         .encode()
 }
 

@@ -26,12 +26,17 @@ pub fn detect(root: &Path) -> Result<GuestEnv> {
         if rustup_has_target() || rustup_add_target() {
             return Ok(GuestEnv {
                 target: TARGET.into(),
-                vars: vec![("CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS".into(), GUEST_RUSTFLAGS.into())],
+                vars: vec![(
+                    "CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS".into(),
+                    GUEST_RUSTFLAGS.into(),
+                )],
                 source: "rustup",
             });
         }
         if choice == "rustup" {
-            bail!("WADES_GUEST_TOOLCHAIN=rustup, but rustup has no {TARGET} target and cannot add it");
+            bail!(
+                "WADES_GUEST_TOOLCHAIN=rustup, but rustup has no {TARGET} target and cannot add it"
+            );
         }
     }
     debian(root)
@@ -41,7 +46,11 @@ fn rustup_has_target() -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        })
         .unwrap_or(false)
 }
 
@@ -59,8 +68,15 @@ fn rustup_add_target() -> bool {
 
 fn debian(root: &Path) -> Result<GuestEnv> {
     let shared = root.join("../shared/toolchain/wasm-guest-env.sh");
-    let script = if shared.exists() { shared } else { root.join("xtask/wasm-guest-env.sh") };
-    eprintln!("xtask: using Debian's rustc with build-std ({})", script.display());
+    let script = if shared.exists() {
+        shared
+    } else {
+        root.join("xtask/wasm-guest-env.sh")
+    };
+    eprintln!(
+        "xtask: using Debian's rustc with build-std ({})",
+        script.display()
+    );
     let out = Command::new("bash")
         .arg(&script)
         .env("WASM_GUEST_TOOLCHAIN", "debian")
@@ -69,12 +85,19 @@ fn debian(root: &Path) -> Result<GuestEnv> {
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
-        bail!("{} failed: no wasm toolchain could be set up", script.display());
+        bail!(
+            "{} failed: no wasm toolchain could be set up",
+            script.display()
+        );
     }
     let mut vars = Vec::new();
     for line in String::from_utf8(out.stdout)?.lines() {
-        let Some(assign) = line.strip_prefix("export ") else { continue };
-        let Some((key, quoted)) = assign.split_once('=') else { continue };
+        let Some(assign) = line.strip_prefix("export ") else {
+            continue;
+        };
+        let Some((key, quoted)) = assign.split_once('=') else {
+            continue;
+        };
         // The script single-quotes values and escapes quotes as '\''.
         let value = quoted.trim_matches('\'').replace("'\\''", "'");
         vars.push((key.to_string(), value));
@@ -90,5 +113,9 @@ fn debian(root: &Path) -> Result<GuestEnv> {
             v.push_str(GUEST_RUSTFLAGS);
         }
     }
-    Ok(GuestEnv { target, vars, source: "debian build-std" })
+    Ok(GuestEnv {
+        target,
+        vars,
+        source: "debian build-std",
+    })
 }

@@ -27,7 +27,10 @@ pub struct EchoIn {
     /// Array input
     ///
     /// An array of numbers.
-    #[wades(id = "arrayInput", schema = r#"{"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "number"}}"#)]
+    #[wades(
+        id = "arrayInput",
+        schema = r#"{"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "number"}}"#
+    )]
     array_input: Option<Vec<f64>>,
     /// Object input
     ///
@@ -70,7 +73,10 @@ pub struct EchoOut {
     #[wades(id = "booleanInput")]
     boolean_input: Option<bool>,
     /// Array output
-    #[wades(id = "arrayInput", schema = r#"{"type": "array", "items": {"type": "number"}}"#)]
+    #[wades(
+        id = "arrayInput",
+        schema = r#"{"type": "array", "items": {"type": "number"}}"#
+    )]
     array_input: Option<Vec<f64>>,
     /// Object output
     #[wades(id = "objectInput")]
@@ -97,7 +103,9 @@ pub struct EchoOut {
 fn echo(i: EchoIn) -> Result<EchoOut, ProcessError> {
     if let Some(pause) = i.pause {
         if !(0.0..=3600.0).contains(&pause) {
-            return Err(ProcessError::invalid_input("pause must be between 0 and 3600 seconds"));
+            return Err(ProcessError::invalid_input(
+                "pause must be between 0 and 3600 seconds",
+            ));
         }
         wades_guest::progress(0, "pausing");
         // Sleep in slices so that progress moves while the job is observed.

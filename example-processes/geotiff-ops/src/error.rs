@@ -55,7 +55,9 @@ impl Error {
         match self {
             Error::Io(_) => false,
             // The decoder reports a file that ends early as an I/O error.
-            Error::Tiff(tiff::TiffError::IoError(e)) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+            Error::Tiff(tiff::TiffError::IoError(e)) => {
+                e.kind() == std::io::ErrorKind::UnexpectedEof
+            }
             Error::Tiff(tiff::TiffError::UsageError(_)) => false,
             Error::Tiff(_) => true,
             Error::Unsupported(_) | Error::SizeMismatch { .. } | Error::GridMismatch => true,

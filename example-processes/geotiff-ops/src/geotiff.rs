@@ -89,9 +89,17 @@ pub fn read_band<R: Read + Seek>(reader: R) -> Result<Raster, Error> {
     let data = to_f32(decoder.read_image()?);
     if check_len(width, height, data.len()).is_err() {
         // Sub-byte samples come back packed several to a byte.
-        return Err(Error::Unsupported(format!("{} bits per sample", color.bit_depth())));
+        return Err(Error::Unsupported(format!(
+            "{} bits per sample",
+            color.bit_depth()
+        )));
     }
-    Ok(Raster { width, height, data, geo })
+    Ok(Raster {
+        width,
+        height,
+        data,
+        geo,
+    })
 }
 
 fn to_f32(decoded: DecodingResult) -> Vec<f32> {
@@ -118,15 +126,31 @@ fn to_f32(decoded: DecodingResult) -> Vec<f32> {
 
 fn read_geo<R: Read + Seek>(decoder: &mut Decoder<R>) -> Result<GeoTags, Error> {
     let mut doubles = |tag| -> Result<Option<Vec<f64>>, Error> {
-        Ok(decoder.find_tag(tag)?.map(|v| v.into_f64_vec()).transpose()?)
+        Ok(decoder
+            .find_tag(tag)?
+            .map(|v| v.into_f64_vec())
+            .transpose()?)
     };
     let pixel_scale = doubles(Tag::ModelPixelScaleTag)?;
     let tiepoints = doubles(Tag::ModelTiepointTag)?;
     let transformation = doubles(Tag::ModelTransformationTag)?;
     let double_params = doubles(Tag::GeoDoubleParamsTag)?;
-    let key_directory = decoder.find_tag(Tag::GeoKeyDirectoryTag)?.map(|v| v.into_u16_vec()).transpose()?;
-    let ascii_params = decoder.find_tag(Tag::GeoAsciiParamsTag)?.map(|v| v.into_string()).transpose()?;
-    Ok(GeoTags { pixel_scale, tiepoints, transformation, key_directory, double_params, ascii_params })
+    let key_directory = decoder
+        .find_tag(Tag::GeoKeyDirectoryTag)?
+        .map(|v| v.into_u16_vec())
+        .transpose()?;
+    let ascii_params = decoder
+        .find_tag(Tag::GeoAsciiParamsTag)?
+        .map(|v| v.into_string())
+        .transpose()?;
+    Ok(GeoTags {
+        pixel_scale,
+        tiepoints,
+        transformation,
+        key_directory,
+        double_params,
+        ascii_params,
+    })
 }
 
 fn write_geo<W: Write + Seek, K: TiffKind>(
@@ -164,7 +188,13 @@ fn write_geo<W: Write + Seek, K: TiffKind>(
 /// Uncompressed because outputs are intermediate products read once by the
 /// next step, and compressing would dominate the run time that the
 /// wasm-vs-native benchmark means to measure.
-fn write_band<W, C>(writer: W, width: u32, height: u32, data: &[C::Inner], geo: &GeoTags) -> Result<(), Error>
+fn write_band<W, C>(
+    writer: W,
+    width: u32,
+    height: u32,
+    data: &[C::Inner],
+    geo: &GeoTags,
+) -> Result<(), Error>
 where
     W: Write + Seek,
     C: colortype::ColorType,
@@ -183,7 +213,13 @@ where
 /// NaN pixels are written as NaN. Pass a buffered writer and flush it
 /// afterwards: this does not flush.
 pub fn write_f32<W: Write + Seek>(writer: W, raster: &Raster) -> Result<(), Error> {
-    write_band::<W, colortype::Gray32Float>(writer, raster.width, raster.height, &raster.data, &raster.geo)
+    write_band::<W, colortype::Gray32Float>(
+        writer,
+        raster.width,
+        raster.height,
+        &raster.data,
+        &raster.geo,
+    )
 }
 
 /// Writes `raster` as a single-band u16 GeoTIFF with its GeoTIFF tags.
@@ -198,7 +234,13 @@ pub fn write_u16<W: Write + Seek>(writer: W, raster: &Raster) -> Result<(), Erro
 
 /// Writes `data` (`width * height` row-major bytes) as a single-band u8
 /// GeoTIFF with the GeoTIFF tags `geo`, e.g. a 0/1 mask on its source's grid.
-pub fn write_u8<W: Write + Seek>(writer: W, width: u32, height: u32, data: &[u8], geo: &GeoTags) -> Result<(), Error> {
+pub fn write_u8<W: Write + Seek>(
+    writer: W,
+    width: u32,
+    height: u32,
+    data: &[u8],
+    geo: &GeoTags,
+) -> Result<(), Error> {
     write_band::<W, colortype::Gray8>(writer, width, height, data, geo)
 }
 
@@ -230,7 +272,10 @@ mod tests {
 
     #[test]
     fn f32_round_trip_keeps_pixels_and_geo_tags() {
-        let data: Vec<f32> = (0..35).map(|i| i as f32 * 0.25 - 3.0).chain([f32::NAN]).collect();
+        let data: Vec<f32> = (0..35)
+            .map(|i| i as f32 * 0.25 - 3.0)
+            .chain([f32::NAN])
+            .collect();
         let raster = Raster::new(6, 6, data, all_tags()).unwrap();
         let mut out = Cursor::new(Vec::new());
         write_f32(&mut out, &raster).unwrap();
@@ -249,7 +294,8 @@ mod tests {
         assert_eq!(back.data, [0.0, 1.0, 255.0, 7.0, 0.0, 1.0]);
         assert_eq!(back.geo, all_tags());
 
-        let raster = Raster::new(2, 2, vec![1.4, 70000.0, -5.0, f32::NAN], GeoTags::default()).unwrap();
+        let raster =
+            Raster::new(2, 2, vec![1.4, 70000.0, -5.0, f32::NAN], GeoTags::default()).unwrap();
         let mut out = Cursor::new(Vec::new());
         write_u16(&mut out, &raster).unwrap();
         let back = read_band(Cursor::new(out.into_inner())).unwrap();
@@ -266,7 +312,10 @@ mod tests {
             ("i16", encode::<colortype::GrayI16>(2, 2, &[0, 1, 2, 100])),
             ("u32", encode::<colortype::Gray32>(2, 2, &[0, 1, 2, 100])),
             ("i32", encode::<colortype::GrayI32>(2, 2, &[0, 1, 2, 100])),
-            ("f64", encode::<colortype::Gray64Float>(2, 2, &[0.0, 1.0, 2.0, 100.0])),
+            (
+                "f64",
+                encode::<colortype::Gray64Float>(2, 2, &[0.0, 1.0, 2.0, 100.0]),
+            ),
         ];
         for (name, bytes) in cases {
             let r = read_band(Cursor::new(bytes)).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -274,7 +323,10 @@ mod tests {
             assert_eq!(r.geo, all_tags(), "{name}");
         }
         let negative = encode::<colortype::GrayI16>(1, 2, &[-32768, -1]);
-        assert_eq!(read_band(Cursor::new(negative)).unwrap().data, [-32768.0, -1.0]);
+        assert_eq!(
+            read_band(Cursor::new(negative)).unwrap().data,
+            [-32768.0, -1.0]
+        );
     }
 
     /// A 40x24 u16 image in 16x16 tiles, the last column and row of tiles
@@ -321,7 +373,11 @@ mod tests {
         assert_eq!(r.geo, all_tags());
         for y in 0..height {
             for x in 0..width {
-                assert_eq!(r.data[(y * width + x) as usize], f32::from(pixel(x, y)), "({x}, {y})");
+                assert_eq!(
+                    r.data[(y * width + x) as usize],
+                    f32::from(pixel(x, y)),
+                    "({x}, {y})"
+                );
             }
         }
     }
@@ -329,7 +385,10 @@ mod tests {
     #[test]
     fn rejects_multiband_and_garbage() {
         let mut rgb = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut rgb).unwrap().write_image::<colortype::RGB8>(1, 1, &[1, 2, 3]).unwrap();
+        TiffEncoder::new(&mut rgb)
+            .unwrap()
+            .write_image::<colortype::RGB8>(1, 1, &[1, 2, 3])
+            .unwrap();
         let err = read_band(Cursor::new(rgb.into_inner())).unwrap_err();
         assert!(matches!(err, Error::Unsupported(_)), "{err}");
         assert!(err.is_bad_input());
@@ -340,14 +399,32 @@ mod tests {
 
         let mut truncated = encode::<colortype::Gray16>(64, 64, &[7; 64 * 64]);
         truncated.truncate(truncated.len() / 2);
-        assert!(read_band(Cursor::new(truncated)).unwrap_err().is_bad_input());
+        assert!(read_band(Cursor::new(truncated))
+            .unwrap_err()
+            .is_bad_input());
     }
 
     #[test]
     fn writers_check_the_buffer_length() {
-        let err = write_u8(Cursor::new(Vec::new()), 3, 3, &[0; 8], &GeoTags::default()).unwrap_err();
-        assert!(matches!(err, Error::DataLength { expected: 9, actual: 8, .. }), "{err}");
-        let bad = Raster { width: 2, height: 2, data: vec![0.0; 3], geo: GeoTags::default() };
+        let err =
+            write_u8(Cursor::new(Vec::new()), 3, 3, &[0; 8], &GeoTags::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::DataLength {
+                    expected: 9,
+                    actual: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let bad = Raster {
+            width: 2,
+            height: 2,
+            data: vec![0.0; 3],
+            geo: GeoTags::default(),
+        };
         assert!(write_f32(Cursor::new(Vec::new()), &bad).is_err());
     }
 }

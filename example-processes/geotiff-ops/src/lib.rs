@@ -52,7 +52,12 @@ pub struct Raster {
 impl Raster {
     /// A raster over `data`, checking that it holds `width * height` pixels.
     pub fn new(width: u32, height: u32, data: Vec<f32>, geo: GeoTags) -> Result<Raster, Error> {
-        let raster = Raster { width, height, data, geo };
+        let raster = Raster {
+            width,
+            height,
+            data,
+            geo,
+        };
         raster.check_len()?;
         Ok(raster)
     }
@@ -70,6 +75,11 @@ pub(crate) fn check_len(width: u32, height: u32, actual: usize) -> Result<(), Er
     if actual as u64 == expected {
         Ok(())
     } else {
-        Err(Error::DataLength { width, height, expected, actual })
+        Err(Error::DataLength {
+            width,
+            height,
+            expected,
+            actual,
+        })
     }
 }

@@ -36,8 +36,18 @@ pub fn normalized_difference(a: &Raster, b: &Raster) -> Result<Raster, Error> {
     // A plain zip-map-collect over two slices: the length is known up front
     // and the branch below becomes a select, so LLVM emits SIMD (SSE/AVX
     // natively, simd128 in wasm when enabled) without unsafe or intrinsics.
-    let data = a.data.iter().zip(&b.data).map(|(&a, &b)| normalized_difference_px(a, b)).collect();
-    Ok(Raster { width: a.width, height: a.height, data, geo: a.geo.clone() })
+    let data = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&a, &b)| normalized_difference_px(a, b))
+        .collect();
+    Ok(Raster {
+        width: a.width,
+        height: a.height,
+        data,
+        geo: a.geo.clone(),
+    })
 }
 
 #[inline(always)]
@@ -78,7 +88,11 @@ pub fn otsu_threshold(values: &[f32]) -> f32 {
     let bin_width = (f64::from(max) - f64::from(min)) / OTSU_BINS as f64;
     let centre = |i: usize| f64::from(min) + (i as f64 + 0.5) * bin_width;
     let total: u64 = hist.iter().sum();
-    let total_mass: f64 = hist.iter().enumerate().map(|(i, &n)| n as f64 * centre(i)).sum();
+    let total_mass: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| n as f64 * centre(i))
+        .sum();
 
     let (mut below, mut below_mass) = (0u64, 0.0f64);
     let (mut best_variance, mut best_bin) = (f64::NEG_INFINITY, 0);
@@ -140,7 +154,11 @@ pub fn otsu_mask(raster: &Raster) -> (f32, Vec<u8>) {
     let threshold = otsu_threshold(&raster.data);
     // `v < inf` drops +inf and, with `v > threshold`, NaN; when the threshold
     // itself is NaN every comparison is false and the mask is all 0.
-    let mask = raster.data.iter().map(|&v| u8::from((v > threshold) & (v < f32::INFINITY))).collect();
+    let mask = raster
+        .data
+        .iter()
+        .map(|&v| u8::from((v > threshold) & (v < f32::INFINITY)))
+        .collect();
     (threshold, mask)
 }
 
@@ -169,7 +187,10 @@ mod tests {
 
     #[test]
     fn normalized_difference_keeps_a_geo_and_checks_shapes() {
-        let geo = GeoTags { pixel_scale: Some(vec![10.0, 10.0, 0.0]), ..GeoTags::default() };
+        let geo = GeoTags {
+            pixel_scale: Some(vec![10.0, 10.0, 0.0]),
+            ..GeoTags::default()
+        };
         let a = Raster::new(1, 1, vec![1.0], geo.clone()).unwrap();
         let b = raster(1, 1, vec![1.0]);
         assert_eq!(normalized_difference(&a, &b).unwrap().geo, geo);
@@ -177,11 +198,28 @@ mod tests {
         let tall = raster(1, 2, vec![1.0, 2.0]);
         let wide = raster(2, 1, vec![1.0, 2.0]);
         let err = normalized_difference(&tall, &wide).unwrap_err();
-        assert!(matches!(err, Error::SizeMismatch { a_width: 1, a_height: 2, b_width: 2, b_height: 1 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::SizeMismatch {
+                    a_width: 1,
+                    a_height: 2,
+                    b_width: 2,
+                    b_height: 1
+                }
+            ),
+            "{err}"
+        );
 
-        let other = GeoTags { pixel_scale: Some(vec![20.0, 20.0, 0.0]), ..GeoTags::default() };
+        let other = GeoTags {
+            pixel_scale: Some(vec![20.0, 20.0, 0.0]),
+            ..GeoTags::default()
+        };
         let c = Raster::new(1, 1, vec![1.0], other).unwrap();
-        assert!(matches!(normalized_difference(&a, &c), Err(Error::GridMismatch)));
+        assert!(matches!(
+            normalized_difference(&a, &c),
+            Err(Error::GridMismatch)
+        ));
     }
 
     #[test]
@@ -197,14 +235,24 @@ mod tests {
         }
         values.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
         let t = otsu_threshold(&values);
-        assert!(t > -0.5 && t < 0.6, "threshold {t} is not between the modes");
+        assert!(
+            t > -0.5 && t < 0.6,
+            "threshold {t} is not between the modes"
+        );
 
         let r = raster(values.len() as u32, 1, values.clone());
         let (t2, mask) = otsu_mask(&r);
         assert_eq!(t, t2);
         let above = mask.iter().filter(|&&m| m == 1).count();
-        assert_eq!(above, values.iter().filter(|&&v| v > 0.4 && v.is_finite()).count());
-        assert_eq!(&mask[mask.len() - 3..], [0, 0, 0], "NaN and inf are never above");
+        assert_eq!(
+            above,
+            values.iter().filter(|&&v| v > 0.4 && v.is_finite()).count()
+        );
+        assert_eq!(
+            &mask[mask.len() - 3..],
+            [0, 0, 0],
+            "NaN and inf are never above"
+        );
     }
 
     #[test]

@@ -38,15 +38,29 @@ pub fn water_scene(width: u32, height: u32) -> (Raster, Raster) {
         for x in 0..width {
             let dx = x as f32 + 0.5 - cx;
             let water = dx * dx + dy * dy <= radius * radius;
-            let (g, r) = if water { (WATER_GREEN, WATER_NIR) } else { (LAND_GREEN, LAND_NIR) };
+            let (g, r) = if water {
+                (WATER_GREEN, WATER_NIR)
+            } else {
+                (LAND_GREEN, LAND_NIR)
+            };
             green.push(g + rng.noise() as f32);
             nir.push(r + rng.noise() as f32);
         }
     }
     let geo = utm33n_geo();
     (
-        Raster { width, height, data: green, geo: geo.clone() },
-        Raster { width, height, data: nir, geo },
+        Raster {
+            width,
+            height,
+            data: green,
+            geo: geo.clone(),
+        },
+        Raster {
+            width,
+            height,
+            data: nir,
+            geo,
+        },
     )
 }
 
@@ -74,15 +88,30 @@ pub fn utm33n_geo() -> GeoTags {
         transformation: None,
         key_directory: Some(vec![
             // Header: version 1, revision 1.0, 4 keys (sorted by id).
-            1, 1, 0, 4,
+            1,
+            1,
+            0,
+            4,
             // GTModelTypeGeoKey = ModelTypeProjected.
-            1024, 0, 1, 1,
+            1024,
+            0,
+            1,
+            1,
             // GTRasterTypeGeoKey = RasterPixelIsArea.
-            1025, 0, 1, 1,
+            1025,
+            0,
+            1,
+            1,
             // GTCitationGeoKey: the citation in GeoAsciiParams.
-            1026, 34737, citation.len() as u16, 0,
+            1026,
+            34737,
+            citation.len() as u16,
+            0,
             // ProjectedCSTypeGeoKey = EPSG:32633.
-            3072, 0, 1, 32633,
+            3072,
+            0,
+            1,
+            32633,
         ]),
         double_params: None,
         ascii_params: Some(citation.into()),
@@ -108,7 +137,10 @@ struct Lcg(u64);
 impl Lcg {
     /// An integer in `-NOISE..=NOISE`.
     fn noise(&mut self) -> i32 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         // The high bits of an LCG are the well-mixed ones.
         ((self.0 >> 33) % (2 * NOISE as u64 + 1)) as i32 - NOISE
     }
@@ -147,11 +179,18 @@ mod tests {
         let ndwi = normalized_difference(&green, &nir).unwrap();
         let (threshold, mask) = otsu_mask(&ndwi);
         // Between the land mode (600 - 2500) / 3100 and the water mode 0.6.
-        assert!(threshold > -0.61 && threshold < 0.6, "threshold {threshold}");
+        assert!(
+            threshold > -0.61 && threshold < 0.6,
+            "threshold {threshold}"
+        );
 
         let water = mask.iter().filter(|&&m| m == 1).count();
         let fraction = water as f64 / mask.len() as f64;
-        assert!((fraction - PI / 16.0).abs() < 0.02, "water fraction {fraction}, expected ~{}", PI / 16.0);
+        assert!(
+            (fraction - PI / 16.0).abs() < 0.02,
+            "water fraction {fraction}, expected ~{}",
+            PI / 16.0
+        );
         // The classes do not overlap, so the whole disc is water. The only
         // land marked as water lies in the upper half of the histogram bin
         // whose centre is the threshold (scikit-image's rule, kept on
@@ -168,10 +207,16 @@ mod tests {
                 assert_eq!(m, 1, "lake pixel ({x}, {y}) missed");
             } else if m == 1 {
                 false_water += 1;
-                assert!(ndwi.data[i] - threshold < bin_width / 2.0 + 1e-6, "land pixel ({x}, {y}) far above the threshold");
+                assert!(
+                    ndwi.data[i] - threshold < bin_width / 2.0 + 1e-6,
+                    "land pixel ({x}, {y}) far above the threshold"
+                );
             }
         }
         assert_eq!(water - false_water, water_pixels(width, height));
-        assert!(false_water < mask.len() / 1000, "{false_water} land pixels marked as water");
+        assert!(
+            false_water < mask.len() / 1000,
+            "{false_water} land pixels marked as water"
+        );
     }
 }

@@ -11,7 +11,9 @@ pub struct Attack {
     /// `loop` spins forever, `memory` allocates without end, `recursion`
     /// overflows the stack, `huge-output` returns a very large string,
     /// `panic` panics, `escape` tries to read outside the sandbox.
-    #[wades(schema = r#"{"type": "string", "enum": ["loop", "memory", "recursion", "huge-output", "panic", "escape"]}"#)]
+    #[wades(
+        schema = r#"{"type": "string", "enum": ["loop", "memory", "recursion", "huge-output", "panic", "escape"]}"#
+    )]
     attack: String,
     /// Size of the huge output in MiB (default 64).
     size_mib: Option<u32>,
@@ -27,7 +29,9 @@ pub struct Loot {
 /// Hostile
 ///
 /// A process that attacks its host, for sandbox tests.
-#[process(id = "hostile", version = "1.0.0", keywords = ["test"])]
+// The process's own memory limit (below the operator's default) is what
+// stops the memory bomb when the request sets none.
+#[process(id = "hostile", version = "1.0.0", keywords = ["test"], memory = "256 MiB")]
 fn hostile(input: Attack) -> Result<Loot, ProcessError> {
     let result = match input.attack.as_str() {
         "loop" => spin(),
@@ -36,7 +40,11 @@ fn hostile(input: Attack) -> Result<Loot, ProcessError> {
         "huge-output" => "x".repeat((input.size_mib.unwrap_or(64) as usize) << 20),
         "panic" => panic!("hostile guest panicked on purpose"),
         "escape" => escape(),
-        other => return Err(ProcessError::invalid_input(format!("unknown attack '{other}'"))),
+        other => {
+            return Err(ProcessError::invalid_input(format!(
+                "unknown attack '{other}'"
+            )))
+        }
     };
     Ok(Loot { result })
 }

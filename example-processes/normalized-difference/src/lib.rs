@@ -5,7 +5,7 @@
 //! this crate is only the process contract around it.
 
 use geotiff_ops::Raster;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::Write;
 use wades_guest::{process, progress, File, Inputs, Outputs, ProcessError};
 
 const GEOTIFF: &str = "image/tiff; application=geotiff";
@@ -64,17 +64,17 @@ fn normalized_difference(input: Bands) -> Result<NormalizedDifference, ProcessEr
     progress(80, "writing nd.tif");
     let output = File::output("nd.tif", GEOTIFF);
     // Each unbuffered write would be a separate WASI call into the host.
-    let mut writer = BufWriter::new(output.create()?);
+    let mut writer = output.writer()?;
     geotiff_ops::write_f32(&mut writer, &nd)?;
     writer.flush()?;
     progress(100, "done");
     Ok(NormalizedDifference { nd: output })
 }
 
-/// Reads one staged band; each small read through WASI is a host call,
-/// hence the buffer.
+/// Reads one staged band. The whole file is read at once: the TIFF decoder
+/// seeks to every strip, and each seek would empty a read buffer.
 fn read(file: &File, id: &str) -> Result<Raster, ProcessError> {
-    let reader = BufReader::new(file.open()?);
+    let reader = std::io::Cursor::new(file.read()?);
     geotiff_ops::read_band(reader).map_err(|e| bad(e, &format!("input '{id}'")))
 }
 

@@ -4,7 +4,7 @@
 //! The compute lives in `geotiff-ops`, shared with the native benchmark, so
 //! this crate is only the process contract around it.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::Write;
 use wades_guest::{process, progress, File, Inputs, Outputs, ProcessError};
 
 const GEOTIFF: &str = "image/tiff; application=geotiff";
@@ -52,22 +52,29 @@ pub struct Mask {
 fn otsu(input: Band) -> Result<Mask, ProcessError> {
     progress(0, "reading the raster");
     // Each small read through WASI is a host call, hence the buffer.
-    let reader = BufReader::new(input.raster.open()?);
+    // Read at once: the TIFF decoder seeks to every strip, and each seek
+    // would empty a read buffer.
+    let reader = std::io::Cursor::new(input.raster.read()?);
     let raster = geotiff_ops::read_band(reader).map_err(|e| bad(e, "input 'raster'"))?;
     progress(50, "thresholding");
     let (threshold, mask) = geotiff_ops::otsu_mask(&raster);
     if threshold.is_nan() {
         // Like the reference step: a mask of nothing would hide the problem.
-        return Err(ProcessError::invalid_input("input 'raster' has no finite value to threshold"));
+        return Err(ProcessError::invalid_input(
+            "input 'raster' has no finite value to threshold",
+        ));
     }
     wades_guest::info(format!("Otsu threshold: {threshold}"));
     progress(75, "writing otsu.tif");
     let output = File::output("otsu.tif", GEOTIFF);
-    let mut writer = BufWriter::new(output.create()?);
+    let mut writer = output.writer()?;
     geotiff_ops::write_u8(&mut writer, raster.width, raster.height, &mask, &raster.geo)?;
     writer.flush()?;
     progress(100, "done");
-    Ok(Mask { mask: output, threshold: f64::from(threshold) })
+    Ok(Mask {
+        mask: output,
+        threshold: f64::from(threshold),
+    })
 }
 
 /// Blames the caller's data when it is at fault, the job otherwise.

@@ -19,7 +19,11 @@ pub fn process(attr: TokenStream, item: TokenStream) -> TokenStream {
     let func = parse_macro_input!(item as ItemFn);
     let mut args = ProcessArgs::default();
     let parser = syn::meta::parser(|meta| {
-        let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
         let value: Expr = meta.value()?.parse()?;
         match key.as_str() {
             "id" => args.id = Some(lit_str(&value)?),
@@ -97,14 +101,18 @@ pub fn process(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Inputs, attributes(wades))]
 pub fn derive_inputs(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as DeriveInput);
-    expand_fields(&input, true).unwrap_or_else(|e| e.to_compile_error()).into()
+    expand_fields(&input, true)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }
 
 /// Derives `wades_guest::Outputs` for a struct of named fields.
 #[proc_macro_derive(Outputs, attributes(wades))]
 pub fn derive_outputs(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as DeriveInput);
-    expand_fields(&input, false).unwrap_or_else(|e| e.to_compile_error()).into()
+    expand_fields(&input, false)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }
 
 #[derive(Default)]
@@ -139,10 +147,16 @@ enum Shape<'a> {
 
 fn expand_fields(input: &DeriveInput, inputs: bool) -> syn::Result<TokenStream2> {
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new(input.span(), "only structs with named fields can be derived"));
+        return Err(syn::Error::new(
+            input.span(),
+            "only structs with named fields can be derived",
+        ));
     };
     let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new(input.span(), "only structs with named fields can be derived"));
+        return Err(syn::Error::new(
+            input.span(),
+            "only structs with named fields can be derived",
+        ));
     };
     let name = &input.ident;
     let mut describes = Vec::new();
@@ -195,7 +209,9 @@ fn expand_fields(input: &DeriveInput, inputs: bool) -> syn::Result<TokenStream2>
             }));
             pushes.push(match shape {
                 Shape::Single(_) => quote!({ let v = self.#ident; #push; }),
-                Shape::Optional(_) => quote!(if let ::std::option::Option::Some(v) = self.#ident { #push; }),
+                Shape::Optional(_) => {
+                    quote!(if let ::std::option::Option::Some(v) = self.#ident { #push; })
+                }
                 Shape::Many(_) => quote!(for v in self.#ident { #push; }),
             });
         }
@@ -233,7 +249,10 @@ fn expand_fields(input: &DeriveInput, inputs: bool) -> syn::Result<TokenStream2>
 fn shape_of(ty: &Type, many: bool) -> syn::Result<Shape<'_>> {
     if let Some(inner) = generic_arg(ty, "Option") {
         if many {
-            return Err(syn::Error::new(ty.span(), "use Vec<T> with `max_occurs`, not Option"));
+            return Err(syn::Error::new(
+                ty.span(),
+                "use Vec<T> with `max_occurs`, not Option",
+            ));
         }
         return Ok(Shape::Optional(inner));
     }
@@ -251,7 +270,9 @@ fn generic_arg<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
     if last.ident != wrapper {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -294,7 +315,9 @@ fn field_args(attrs: &[Attribute]) -> syn::Result<FieldArgs> {
 }
 
 fn check_json(text: &str) -> Result<(), String> {
-    serde_json::from_str::<serde_json::Value>(text).map(|_| ()).map_err(|e| e.to_string())
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Title and description from `///` comments.
@@ -310,7 +333,9 @@ impl Docs {
             .filter(|a| a.path().is_ident("doc"))
             .filter_map(|a| match &a.meta {
                 syn::Meta::NameValue(nv) => match &nv.value {
-                    Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => Some(s.value()),
                     _ => None,
                 },
                 _ => None,
@@ -319,28 +344,38 @@ impl Docs {
             .collect();
         let text = lines.join("\n").trim().to_string();
         if text.is_empty() {
-            return Docs { title: None, description: None };
+            return Docs {
+                title: None,
+                description: None,
+            };
         }
         match text.split_once("\n\n") {
             Some((first, rest)) => Docs {
                 title: Some(first.replace('\n', " ")),
                 description: Some(rest.trim().to_string()),
             },
-            None => Docs { title: Some(text.replace('\n', " ")), description: Some(text) },
+            None => Docs {
+                title: Some(text.replace('\n', " ")),
+                description: Some(text),
+            },
         }
     }
 }
 
 fn lit_str(e: &Expr) -> syn::Result<String> {
     match e {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.value()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s.value()),
         _ => Err(syn::Error::new(e.span(), "expected a string literal")),
     }
 }
 
 fn lit_u64(e: &Expr) -> syn::Result<u64> {
     match e {
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse(),
         _ => Err(syn::Error::new(e.span(), "expected an integer literal")),
     }
 }
@@ -348,7 +383,10 @@ fn lit_u64(e: &Expr) -> syn::Result<u64> {
 fn str_list(e: &Expr) -> syn::Result<Vec<String>> {
     match e {
         Expr::Array(ExprArray { elems, .. }) => elems.iter().map(lit_str).collect(),
-        _ => Err(syn::Error::new(e.span(), "expected a list of strings, e.g. [\"a\", \"b\"]")),
+        _ => Err(syn::Error::new(
+            e.span(),
+            "expected a list of strings, e.g. [\"a\", \"b\"]",
+        )),
     }
 }
 
@@ -361,7 +399,9 @@ fn byte_size(e: &Expr) -> syn::Result<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| syn::Error::new(e.span(), "expected e.g. \"64 MiB\""))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| syn::Error::new(e.span(), "expected e.g. \"64 MiB\""))?;
     let mult = match unit.trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
@@ -383,5 +423,35 @@ fn opt_u64(n: Option<u64>) -> TokenStream2 {
     match n {
         Some(n) => quote!(::std::option::Option::Some(#n)),
         None => quote!(::std::option::Option::None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(s: &str) -> Expr {
+        syn::parse_str(s).unwrap()
+    }
+
+    #[test]
+    fn byte_sizes_read_like_people_write_them() {
+        assert_eq!(byte_size(&expr(r#""64 MiB""#)).unwrap(), 64 << 20);
+        assert_eq!(byte_size(&expr(r#""1GiB""#)).unwrap(), 1 << 30);
+        assert_eq!(byte_size(&expr("4096")).unwrap(), 4096);
+        assert!(byte_size(&expr(r#""12 parsecs""#)).is_err());
+    }
+
+    #[test]
+    fn docs_split_into_title_and_description() {
+        let item: syn::ItemFn =
+            syn::parse_str("/// Title here\n///\n/// Longer text\n/// on two lines.\nfn f() {}")
+                .unwrap();
+        let d = Docs::of(&item.attrs);
+        assert_eq!(d.title.as_deref(), Some("Title here"));
+        assert_eq!(d.description.as_deref(), Some("Longer text\non two lines."));
+        let item: syn::ItemFn = syn::parse_str("/// Just one line.\nfn f() {}").unwrap();
+        let d = Docs::of(&item.attrs);
+        assert_eq!(d.title, d.description);
     }
 }

@@ -56,10 +56,22 @@ mod tests {
 
     #[test]
     fn a_process_can_only_lower_limits() {
-        let operator = Limits { fuel: Some(100), memory_bytes: Some(1 << 20), timeout: Some(Duration::from_secs(5)) };
-        let greedy = Limits { fuel: Some(1_000), memory_bytes: Some(1 << 30), timeout: None };
+        let operator = Limits {
+            fuel: Some(100),
+            memory_bytes: Some(1 << 20),
+            timeout: Some(Duration::from_secs(5)),
+        };
+        let greedy = Limits {
+            fuel: Some(1_000),
+            memory_bytes: Some(1 << 30),
+            timeout: None,
+        };
         assert_eq!(operator.lowered_by(greedy), operator);
-        let modest = Limits { fuel: Some(10), memory_bytes: None, timeout: Some(Duration::from_secs(1)) };
+        let modest = Limits {
+            fuel: Some(10),
+            memory_bytes: None,
+            timeout: Some(Duration::from_secs(1)),
+        };
         let got = operator.lowered_by(modest);
         assert_eq!(got.fuel, Some(10));
         assert_eq!(got.memory_bytes, Some(1 << 20));

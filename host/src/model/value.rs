@@ -74,7 +74,9 @@ impl Value {
             Value::String { value } => value.len(),
             Value::Number { .. } | Value::Integer { .. } | Value::Boolean { .. } => 8,
             Value::Json { value } => value.to_string().len(),
-            Value::BBox { coordinates, crs } => coordinates.len() * 8 + crs.as_ref().map_or(0, String::len),
+            Value::BBox { coordinates, crs } => {
+                coordinates.len() * 8 + crs.as_ref().map_or(0, String::len)
+            }
             Value::Binary { data, .. } => data.len(),
             Value::Reference { href, .. } => href.len(),
             Value::File { path, .. } => path.len(),
@@ -95,6 +97,9 @@ pub struct NamedValue {
 impl NamedValue {
     /// Pairs an id with a value.
     pub fn new(id: impl Into<String>, value: Value) -> Self {
-        NamedValue { id: id.into(), value }
+        NamedValue {
+            id: id.into(),
+            value,
+        }
     }
 }

@@ -22,7 +22,9 @@ impl From<model::Value> for wit::Value {
             M::Json { value } => wit::Value::Json(value.to_string()),
             M::BBox { coordinates, crs } => wit::Value::Bbox(wit::Bbox { coordinates, crs }),
             M::Binary { data, media_type } => wit::Value::Binary(wit::Binary { data, media_type }),
-            M::Reference { href, media_type } => wit::Value::Reference(wit::Reference { href, media_type }),
+            M::Reference { href, media_type } => {
+                wit::Value::Reference(wit::Reference { href, media_type })
+            }
             M::File { path, media_type } => wit::Value::File(wit::File { path, media_type }),
         }
     }
@@ -37,18 +39,34 @@ pub(crate) fn value_from_guest(v: wit::Value) -> Result<model::Value, String> {
         wit::Value::Integer(value) => M::Integer { value },
         wit::Value::Boolean(value) => M::Boolean { value },
         wit::Value::Json(text) => M::Json {
-            value: serde_json::from_str(&text).map_err(|e| format!("complex value is not JSON: {e}"))?,
+            value: serde_json::from_str(&text)
+                .map_err(|e| format!("complex value is not JSON: {e}"))?,
         },
-        wit::Value::Bbox(b) => M::BBox { coordinates: b.coordinates, crs: b.crs },
-        wit::Value::Binary(b) => M::Binary { data: b.data, media_type: b.media_type },
-        wit::Value::Reference(r) => M::Reference { href: r.href, media_type: r.media_type },
-        wit::Value::File(f) => M::File { path: f.path, media_type: f.media_type },
+        wit::Value::Bbox(b) => M::BBox {
+            coordinates: b.coordinates,
+            crs: b.crs,
+        },
+        wit::Value::Binary(b) => M::Binary {
+            data: b.data,
+            media_type: b.media_type,
+        },
+        wit::Value::Reference(r) => M::Reference {
+            href: r.href,
+            media_type: r.media_type,
+        },
+        wit::Value::File(f) => M::File {
+            path: f.path,
+            media_type: f.media_type,
+        },
     })
 }
 
 impl From<model::NamedValue> for wit::NamedValue {
     fn from(v: model::NamedValue) -> Self {
-        wit::NamedValue { id: v.id, value: v.value.into() }
+        wit::NamedValue {
+            id: v.id,
+            value: v.value.into(),
+        }
     }
 }
 
@@ -63,12 +81,18 @@ fn schema(owner: &str, text: &str) -> Result<serde_json::Value, String> {
 
 fn formats(fs: Vec<wit::Format>) -> Vec<model::Format> {
     fs.into_iter()
-        .map(|f| model::Format { media_type: f.media_type, encoding: f.encoding, schema: f.schema })
+        .map(|f| model::Format {
+            media_type: f.media_type,
+            encoding: f.encoding,
+            schema: f.schema,
+        })
         .collect()
 }
 
 /// Checks and converts what `describe` returned.
-pub(crate) fn description_from_guest(d: wit::ProcessDescription) -> Result<model::ProcessDescription, String> {
+pub(crate) fn description_from_guest(
+    d: wit::ProcessDescription,
+) -> Result<model::ProcessDescription, String> {
     if d.id.is_empty() {
         return Err("the process id is empty".into());
     }

@@ -41,12 +41,17 @@ impl ArtifactCache {
     pub(crate) fn open(dir: &Path, fingerprint: String) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let key = load_or_create_key(&dir.join(KEY_FILE))?;
-        Ok(ArtifactCache { dir: dir.to_path_buf(), key, fingerprint })
+        Ok(ArtifactCache {
+            dir: dir.to_path_buf(),
+            key,
+            fingerprint,
+        })
     }
 
     /// Where the artifact of `digest` lives.
     pub(crate) fn path(&self, digest: &Digest) -> PathBuf {
-        self.dir.join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint))
+        self.dir
+            .join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint))
     }
 
     fn mac(&self, digest: &Digest, artifact: &[u8]) -> Hmac<Sha256> {
@@ -83,9 +88,13 @@ impl ArtifactCache {
         if let Some(reason) = &rejected {
             tracing::warn!(%digest, %reason, "recompiling a rejected artifact");
         }
-        let component = Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let artifact = component.serialize().map_err(|e| LoadError::Host(e.to_string()))?;
-        self.store(digest, &path, &artifact).map_err(|e| LoadError::Host(format!("caching artifact: {e}")))?;
+        let component =
+            Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let artifact = component
+            .serialize()
+            .map_err(|e| LoadError::Host(e.to_string()))?;
+        self.store(digest, &path, &artifact)
+            .map_err(|e| LoadError::Host(format!("caching artifact: {e}")))?;
         let outcome = match rejected {
             Some(reason) => CacheOutcome::Recompiled { reason },
             None => CacheOutcome::Compiled,

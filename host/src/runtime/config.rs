@@ -17,6 +17,11 @@ pub struct RuntimeConfig {
     /// Meter fuel. Costs some speed (see `bench/`), gives deterministic
     /// budgets and the numbers billing needs.
     pub fuel_metering: bool,
+    /// Pre-reserve instance slots (fast instantiation). Off, instances are
+    /// allocated on demand; only benchmarks compare the two.
+    pub pooling_allocator: bool,
+    /// Write `/tmp/perf-<pid>.map` so `perf` can name guest functions.
+    pub perf_map: bool,
     /// How often the epoch advances: the granularity of timeouts and
     /// cancellation.
     pub epoch_tick: Duration,
@@ -48,6 +53,8 @@ impl RuntimeConfig {
                 timeout: Some(Duration::from_secs(2)),
             },
             fuel_metering: true,
+            pooling_allocator: true,
+            perf_map: false,
             epoch_tick: Duration::from_millis(1),
             max_concurrent_jobs: 64,
             max_memory_bytes: 4 << 30,

@@ -13,6 +13,10 @@ const TABLES_PER_COMPONENT: u32 = 8;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 /// Room for std's function table; far beyond any real guest.
 const TABLE_ELEMENTS: usize = 100_000;
+/// Bytes of each memory slot kept resident between jobs.
+const KEEP_RESIDENT_MEMORY: usize = 4 << 20;
+/// Bytes of each table slot kept resident between jobs.
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 
 /// Builds the engine every job shares.
 pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
@@ -29,11 +33,26 @@ pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .table_elements(TABLE_ELEMENTS)
         // Per-job memory is enforced by the store's limiter; this only sizes the slots.
         .max_memory_size(config.max_memory_bytes as usize)
-        // One fiber stack per running job, plus the describe calls.
-        .total_stacks(slots + 4);
+        // One fiber stack per running job (describe calls take a job slot too).
+        .total_stacks(slots);
+    // Reset reused slots with memset over the pages a job touched
+    // (found with PAGEMAP_SCAN where the kernel has it) instead of
+    // madvise: no page faults and no TLB shootdowns on the next job.
+    // Measured in bench/: this takes hello-world from ~40 µs to ~13 µs.
+    pool.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+        .table_keep_resident(KEEP_RESIDENT_TABLE)
+        .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut c = Config::new();
-    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+    let strategy = if config.pooling_allocator {
+        InstanceAllocationStrategy::Pooling(pool)
+    } else {
+        InstanceAllocationStrategy::OnDemand
+    };
+    if config.perf_map {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    c.allocation_strategy(strategy)
         .wasm_component_model(true)
         .consume_fuel(config.fuel_metering)
         .epoch_interruption(true)
@@ -64,16 +83,21 @@ impl EpochTicker {
         let stop = Arc::new(AtomicBool::new(false));
         let weak = engine.weak();
         let flag = stop.clone();
-        let thread = std::thread::Builder::new().name("wades-epoch".into()).spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(tick);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+        let thread = std::thread::Builder::new()
+            .name("wades-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
                 }
-            }
-        })?;
-        Ok(EpochTicker { stop, thread: Some(thread) })
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 

@@ -30,7 +30,13 @@ pub struct Job {
 impl Job {
     /// A job with these inputs, no folders, default limits and no observer.
     pub fn new(inputs: Vec<NamedValue>) -> Self {
-        Job { inputs, dirs: None, limits: Limits::default(), cancel: CancellationToken::new(), events: Arc::new(NoEvents) }
+        Job {
+            inputs,
+            dirs: None,
+            limits: Limits::default(),
+            cancel: CancellationToken::new(),
+            events: Arc::new(NoEvents),
+        }
     }
 
     /// Mounts `dirs`.
@@ -79,7 +85,9 @@ impl JobDirs {
         } else {
             return None;
         };
-        if rest.as_os_str().is_empty() || !rest.components().all(|c| matches!(c, Component::Normal(_))) {
+        if rest.as_os_str().is_empty()
+            || !rest.components().all(|c| matches!(c, Component::Normal(_)))
+        {
             return None;
         }
         Some(base.join(rest))
@@ -142,16 +150,23 @@ fn new_store(
     // No env, no args, no inherited stdio, no network: only what is added here.
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone()).stderr(stderr.clone());
+    // File I/O of a job is on local disk: doing it on this thread beats a
+    // round trip through tokio's blocking pool for every read and write.
+    wasi.allow_blocking_current_thread(true);
     if let Some(d) = dirs {
         let host = |e: wasmtime::Error| RunError::Host(format!("mounting job folders: {e}"));
-        wasi.preopened_dir(&d.inputs, "/inputs", FsPerms::ReadOnly).map_err(host)?;
-        wasi.preopened_dir(&d.outputs, "/outputs", FsPerms::ReadWrite).map_err(host)?;
+        wasi.preopened_dir(&d.inputs, "/inputs", FsPerms::ReadOnly)
+            .map_err(host)?;
+        wasi.preopened_dir(&d.outputs, "/outputs", FsPerms::ReadWrite)
+            .map_err(host)?;
     }
     let state = JobState::new(wasi.build(), b.memory, events, stdout, stderr);
     let mut store = Store::new(&rt.inner.engine, state);
     store.limiter(|s| &mut s.limiter);
     if cfg.fuel_metering {
-        store.set_fuel(b.fuel).map_err(|e| RunError::Host(e.to_string()))?;
+        store
+            .set_fuel(b.fuel)
+            .map_err(|e| RunError::Host(e.to_string()))?;
     }
     let deadline = Instant::now() + b.timeout;
     store.set_epoch_deadline(1);
@@ -201,7 +216,13 @@ fn classify(err: wasmtime::Error, store: &Store<JobState>, b: Bounds) -> RunErro
         Some(trap) => trap.to_string(),
         None => format!("{err:#}"),
     };
-    RunError::Trap { message: if stderr.is_empty() { message } else { format!("{message}; guest stderr: {stderr}") } }
+    RunError::Trap {
+        message: if stderr.is_empty() {
+            message
+        } else {
+            format!("{message}; guest stderr: {stderr}")
+        },
+    }
 }
 
 fn tail(bytes: &[u8], max: usize) -> String {
@@ -209,10 +230,31 @@ fn tail(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&bytes[start..]).trim().to_string()
 }
 
-pub(super) async fn execute(rt: &Runtime, process: &Process, job: Job) -> Result<JobOutput, RunError> {
-    let b = bounds(rt.inner.config.job_limits, process.description.limits, job.limits);
-    let (mut store, deadline) = new_store(rt, b, job.dirs.as_ref(), job.events.clone(), job.cancel.clone())?;
-    let inputs: Vec<bindings::wades::process::types::NamedValue> = job.inputs.into_iter().map(Into::into).collect();
+pub(super) async fn execute(
+    rt: &Runtime,
+    process: &Process,
+    job: Job,
+) -> Result<JobOutput, RunError> {
+    let _slot = rt
+        .inner
+        .slots
+        .acquire()
+        .await
+        .map_err(|e| RunError::Host(e.to_string()))?;
+    let b = bounds(
+        rt.inner.config.job_limits,
+        process.description.limits,
+        job.limits,
+    );
+    let (mut store, deadline) = new_store(
+        rt,
+        b,
+        job.dirs.as_ref(),
+        job.events.clone(),
+        job.cancel.clone(),
+    )?;
+    let inputs: Vec<bindings::wades::process::types::NamedValue> =
+        job.inputs.into_iter().map(Into::into).collect();
     let started = Instant::now();
     let result = guarded(
         async {
@@ -226,11 +268,25 @@ pub(super) async fn execute(rt: &Runtime, process: &Process, job: Job) -> Result
     let elapsed = started.elapsed();
     let values = match result {
         Ok(Ok(values)) => values,
-        Ok(Err(e)) => return Err(RunError::Guest { code: e.code, message: e.message }),
+        Ok(Err(e)) => {
+            return Err(RunError::Guest {
+                code: e.code,
+                message: e.message,
+            })
+        }
         Err(e) => return Err(classify(e, &store, b)),
     };
-    let outputs = check_outputs(values, &process.description, job.dirs.as_ref(), rt.inner.config.max_inline_output_bytes)?;
-    let fuel_consumed = rt.inner.config.fuel_metering.then(|| b.fuel - store.get_fuel().unwrap_or(0));
+    let outputs = check_outputs(
+        values,
+        &process.description,
+        job.dirs.as_ref(),
+        rt.inner.config.max_inline_output_bytes,
+    )?;
+    let fuel_consumed = rt
+        .inner
+        .config
+        .fuel_metering
+        .then(|| b.fuel - store.get_fuel().unwrap_or(0));
     let state = store.data();
     Ok(JobOutput {
         outputs,
@@ -253,9 +309,13 @@ fn check_outputs(
     let mut out = Vec::with_capacity(values.len());
     for v in values {
         if !description.outputs.iter().any(|o| o.id == v.id) {
-            return Err(invalid(format!("'{}' is not an output of this process", v.id)));
+            return Err(invalid(format!(
+                "'{}' is not an output of this process",
+                v.id
+            )));
         }
-        let value = bindings::value_from_guest(v.value).map_err(|e| invalid(format!("output '{}': {e}", v.id)))?;
+        let value = bindings::value_from_guest(v.value)
+            .map_err(|e| invalid(format!("output '{}': {e}", v.id)))?;
         inline += value.inline_size();
         if inline > max_inline {
             return Err(invalid(format!("outputs exceed the limit of {max_inline} bytes returned inline; write large results to /outputs")));
@@ -269,11 +329,15 @@ fn check_outputs(
 }
 
 fn check_output_file(id: &str, path: &str, dirs: Option<&JobDirs>) -> Result<(), RunError> {
-    let bad = |why: &str| RunError::InvalidOutput(format!("output '{id}' names file '{path}', which {why}"));
+    let bad = |why: &str| {
+        RunError::InvalidOutput(format!("output '{id}' names file '{path}', which {why}"))
+    };
     if !path.starts_with("/outputs/") {
         return Err(bad("is not under /outputs"));
     }
-    let host = dirs.and_then(|d| d.host_path(path)).ok_or_else(|| bad("is not a plain path in the job's folders"))?;
+    let host = dirs
+        .and_then(|d| d.host_path(path))
+        .ok_or_else(|| bad("is not a plain path in the job's folders"))?;
     // symlink_metadata: a link the guest planted must not lead the host out of the sandbox.
     match std::fs::symlink_metadata(&host) {
         Ok(m) if m.is_file() => Ok(()),
@@ -283,11 +347,24 @@ fn check_output_file(id: &str, path: &str, dirs: Option<&JobDirs>) -> Result<(),
 }
 
 /// Calls `describe` under the describe limits.
-pub(super) async fn describe(rt: &Runtime, pre: &ProcessPre<JobState>) -> Result<ProcessDescription, LoadError> {
-    let b = bounds(rt.inner.config.job_limits, rt.inner.config.describe_limits, Limits::default());
+pub(super) async fn describe(
+    rt: &Runtime,
+    pre: &ProcessPre<JobState>,
+) -> Result<ProcessDescription, LoadError> {
+    let _slot = rt
+        .inner
+        .slots
+        .acquire()
+        .await
+        .map_err(|e| LoadError::Host(e.to_string()))?;
+    let b = bounds(
+        rt.inner.config.job_limits,
+        rt.inner.config.describe_limits,
+        Limits::default(),
+    );
     let cancel = CancellationToken::new();
-    let (mut store, deadline) =
-        new_store(rt, b, None, Arc::new(NoEvents), cancel.clone()).map_err(|e| LoadError::Host(e.to_string()))?;
+    let (mut store, deadline) = new_store(rt, b, None, Arc::new(NoEvents), cancel.clone())
+        .map_err(|e| LoadError::Host(e.to_string()))?;
     let result = guarded(
         async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -299,6 +376,9 @@ pub(super) async fn describe(rt: &Runtime, pre: &ProcessPre<JobState>) -> Result
     .await;
     match result {
         Ok(d) => bindings::description_from_guest(d).map_err(LoadError::BadDescription),
-        Err(e) => Err(LoadError::BadDescription(format!("`describe` failed: {}", classify(e, &store, b)))),
+        Err(e) => Err(LoadError::BadDescription(format!(
+            "`describe` failed: {}",
+            classify(e, &store, b)
+        ))),
     }
 }

@@ -91,12 +91,16 @@ impl Runtime {
         let host = |e: &dyn std::fmt::Display| LoadError::Host(e.to_string());
         let limits = config.job_limits;
         if limits.fuel.is_none() || limits.memory_bytes.is_none() || limits.timeout.is_none() {
-            return Err(LoadError::Host("every job limit (fuel, memory, timeout) needs an operator default".into()));
+            return Err(LoadError::Host(
+                "every job limit (fuel, memory, timeout) needs an operator default".into(),
+            ));
         }
         let engine = engine::build(&config).map_err(|e| host(&e))?;
         let linker = state::linker(&engine).map_err(|e| host(&e))?;
-        let cache = cache::ArtifactCache::open(&config.cache_dir, engine::fingerprint(&engine)).map_err(|e| host(&e))?;
-        let ticker = engine::EpochTicker::start(&engine, config.epoch_tick).map_err(|e| host(&e))?;
+        let cache = cache::ArtifactCache::open(&config.cache_dir, engine::fingerprint(&engine))
+            .map_err(|e| host(&e))?;
+        let ticker =
+            engine::EpochTicker::start(&engine, config.epoch_tick).map_err(|e| host(&e))?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 slots: tokio::sync::Semaphore::new(config.max_concurrent_jobs as usize),
@@ -147,14 +151,24 @@ impl Runtime {
         .await
         .map_err(|e| LoadError::Host(e.to_string()))??;
         let description = job::describe(self, &pre).await?;
-        let process = Arc::new(Process { digest, description, pre, cache_outcome: outcome });
+        let process = Arc::new(Process {
+            digest,
+            description,
+            pre,
+            cache_outcome: outcome,
+        });
         let mut loaded = self.inner.loaded.lock().expect("loaded map");
         Ok(loaded.entry(digest).or_insert(process).clone())
     }
 
     /// The loaded process of `digest`, if any.
     pub fn loaded(&self, digest: &Digest) -> Option<Arc<Process>> {
-        self.inner.loaded.lock().expect("loaded map").get(digest).cloned()
+        self.inner
+            .loaded
+            .lock()
+            .expect("loaded map")
+            .get(digest)
+            .cloned()
     }
 
     /// Drops a process from memory (its artifact stays on disk). Jobs that
@@ -165,7 +179,6 @@ impl Runtime {
 
     /// Runs one job in a fresh instance of `process`.
     pub async fn execute(&self, process: &Process, job: Job) -> Result<JobOutput, RunError> {
-        let _slot = self.inner.slots.acquire().await.map_err(|e| RunError::Host(e.to_string()))?;
         job::execute(self, process, job).await
     }
 }

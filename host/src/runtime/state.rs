@@ -35,7 +35,11 @@ impl JobState {
         JobState {
             wasi,
             table: ResourceTable::new(),
-            limiter: JobLimiter { memory_limit, memory_used: 0, memory_hit: false },
+            limiter: JobLimiter {
+                memory_limit,
+                memory_used: 0,
+                memory_hit: false,
+            },
             events,
             log_lines: 0,
             stdout,
@@ -46,7 +50,10 @@ impl JobState {
 
 impl WasiView for JobState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -72,14 +79,20 @@ impl host::Host for JobState {
             host::LogLevel::Error => LogLevel::Error,
         };
         if self.log_lines == MAX_LOG_LINES {
-            self.events.log(LogLevel::Warn, "log limit reached; further lines are dropped");
+            self.events.log(
+                LogLevel::Warn,
+                "log limit reached; further lines are dropped",
+            );
             return;
         }
         self.events.log(level, truncate(&message, MAX_LOG_LINE));
     }
 
     fn progress(&mut self, percent: u8, message: Option<String>) {
-        self.events.progress(percent.min(100), message.as_deref().map(|m| truncate(m, MAX_LOG_LINE)));
+        self.events.progress(
+            percent.min(100),
+            message.as_deref().map(|m| truncate(m, MAX_LOG_LINE)),
+        );
     }
 }
 
@@ -110,19 +123,32 @@ pub(crate) struct JobLimiter {
 }
 
 impl ResourceLimiter for JobLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let grow = desired.saturating_sub(current) as u64;
         if self.memory_used + grow > self.memory_limit {
             self.memory_hit = true;
             // An error (not `false`) traps at once with a clear cause, instead
             // of letting the guest's allocator abort on a failed grow.
-            return Err(MemoryLimitHit { limit: self.memory_limit }.into());
+            return Err(MemoryLimitHit {
+                limit: self.memory_limit,
+            }
+            .into());
         }
         self.memory_used += grow;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 

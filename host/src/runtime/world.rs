@@ -45,7 +45,12 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<(), String
     let mut problems = Vec::new();
     let exports: Vec<(String, bool)> = ty
         .exports(engine)
-        .map(|(name, item)| (name.to_string(), matches!(item.ty, ComponentItem::ComponentFunc(_))))
+        .map(|(name, item)| {
+            (
+                name.to_string(),
+                matches!(item.ty, ComponentItem::ComponentFunc(_)),
+            )
+        })
         .collect();
     for required in REQUIRED_EXPORTS {
         match exports.iter().find(|(name, _)| name == required) {

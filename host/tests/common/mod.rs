@@ -14,7 +14,10 @@ pub fn component(name: &str) -> Vec<u8> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
     let path = dir.join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; build the example components first with `cargo xtask guests`", path.display())
+        panic!(
+            "{}: {e}; build the example components first with `cargo xtask guests`",
+            path.display()
+        )
     })
 }
 
@@ -37,7 +40,11 @@ pub fn s(id: &str, v: &str) -> NamedValue {
 
 /// The value of output `id`.
 pub fn output<'a>(outputs: &'a [NamedValue], id: &str) -> &'a Value {
-    &outputs.iter().find(|o| o.id == id).unwrap_or_else(|| panic!("no output '{id}' in {outputs:?}")).value
+    &outputs
+        .iter()
+        .find(|o| o.id == id)
+        .unwrap_or_else(|| panic!("no output '{id}' in {outputs:?}"))
+        .value
 }
 
 /// Records every event a job sends.
