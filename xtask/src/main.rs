@@ -4,6 +4,7 @@
 //!   `target/wasm/`, with whichever wasm toolchain this machine has.
 //! - `test`: `guests`, then the whole test suite.
 //! - `bench`: `guests`, then the benchmarks.
+//! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
 
 mod toolchain;
@@ -33,6 +34,10 @@ fn main() -> Result<()> {
             let mut test = vec!["test", "--release", "--no-fail-fast"];
             test.extend(args[1..].iter().map(String::as_str));
             cargo(&root, &test)
+        }
+        Some("componentize") if args.len() == 3 => {
+            let component = componentize(&std::fs::read(&args[1])?)?;
+            write_if_changed(Path::new(&args[2]), &component)
         }
         Some("demo") => {
             let wasm = build_guests(&root)?;
@@ -71,7 +76,7 @@ fn main() -> Result<()> {
             cargo(&root, &bench)
         }
         _ => {
-            eprintln!("usage: cargo xtask <guests|test|bench|demo>");
+            eprintln!("usage: cargo xtask <guests|test|bench|demo|componentize IN.wasm OUT.wasm>");
             std::process::exit(2);
         }
     }
