@@ -103,7 +103,14 @@ impl File {
 
 impl ProcessValue for File {
     fn schema() -> JsonValue {
-        json!({"type": "string", "contentEncoding": "binary", "contentMediaType": "application/octet-stream"})
+        // `x-wades-staging` tells the host to stage the data as a file in
+        // `/inputs` (JSON Schema ignores unknown keywords).
+        json!({
+            "type": "string",
+            "contentEncoding": "binary",
+            "contentMediaType": "application/octet-stream",
+            "x-wades-staging": "file"
+        })
     }
     fn from_value(value: Value) -> Result<Self, String> {
         match value {

@@ -7,9 +7,22 @@
 //!   wasm and HTTP types;
 //! - [`runtime`]: the sandbox: one wasmtime engine, compiled components
 //!   cached by content hash, and a fresh instance per job under fuel, memory
-//!   and wall-clock limits.
+//!   and wall-clock limits;
+//! - [`registry`], [`jobs`], [`store`]: the processes offered, the job queue
+//!   and its SQLite persistence;
+//! - [`ogc`]: the OGC JSON wire format; [`http`]: the axum handlers;
+//!   [`server`]: assembly from the [`config`].
 
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod http;
+pub mod jobs;
 pub mod model;
+pub mod ogc;
+pub mod registry;
 pub mod runtime;
+pub mod server;
+pub mod store;

@@ -1,5 +1,6 @@
 //! The `wades` command line.
 //!
+//! `wades serve` runs the OGC API – Processes server;
 //! `wades describe FILE.wasm` prints a component's OGC description;
 //! `wades run FILE.wasm id=value ...` runs one job and prints its outputs.
 //! Values are JSON (`n=3`, `flag=true`, `o={"a":1}`); anything that is not
@@ -8,6 +9,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use wades::config::Config;
 use wades::model::{NamedValue, Value};
 use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
 
@@ -18,20 +20,28 @@ use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
     about = "WebAssembly Application Deployment and Execution Service"
 )]
 struct Cli {
-    /// Folder for wades' data (compiled-artifact cache, jobs).
-    #[arg(
-        long,
-        env = "WADES_DATA_DIR",
-        default_value = "./wades-data",
-        global = true
-    )]
-    data_dir: PathBuf,
+    /// Folder for wades' data: database, compiled artifacts, job files
+    /// [default: ./wades-data; env WADES_DATA_DIR].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the OGC API - Processes server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080; env WADES_BIND].
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// TOML configuration file (see `wades::config`).
+        #[arg(long, env = "WADES_CONFIG")]
+        config: Option<PathBuf>,
+        /// Folder of the built-in process components [env WADES_BUILTIN_DIR].
+        #[arg(long)]
+        builtin_dir: Option<PathBuf>,
+    },
     /// Print the OGC description of a process component.
     Describe {
         /// The component.
@@ -55,8 +65,41 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let runtime = Runtime::new(RuntimeConfig::new(cli.data_dir.join("artifacts")))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "wades=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Command::Serve {
+        bind,
+        config,
+        builtin_dir,
+    } = cli.command
+    {
+        let mut config = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+        // Flags win over the file and the environment.
+        if let Some(b) = bind {
+            config.bind = b;
+        }
+        if let Some(d) = cli.data_dir {
+            config.data_dir = d;
+        }
+        if let Some(d) = builtin_dir {
+            config.builtin_dir = Some(d);
+        }
+        wades::server::serve(config).await?;
+        return Ok(());
+    }
+    let data_dir = cli
+        .data_dir
+        .or_else(|| std::env::var_os("WADES_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("./wades-data"));
+    let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
     match cli.command {
+        // Served above; listed so the match stays exhaustive.
+        Command::Serve { .. } => {}
         Command::Describe { component } => {
             let process = runtime.load(read(&component)?).await?;
             println!("{}", serde_json::to_string_pretty(process.description())?);

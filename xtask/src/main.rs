@@ -1,5 +1,6 @@
 //! `cargo xtask`: the build steps of wades that cargo alone cannot express.
 //!
+//! - `serve [ARGS]`: `guests`, then `wades serve` with the examples built in.
 //! - `guests`: build every example process into a WebAssembly component under
 //!   `target/wasm/`, with whichever wasm toolchain this machine has.
 //! - `test`: `guests`, then the whole test suite.
@@ -39,6 +40,22 @@ fn main() -> Result<()> {
             let component = componentize(&std::fs::read(&args[1])?)?;
             write_if_changed(Path::new(&args[2]), &component)
         }
+        Some("serve") => {
+            let wasm = build_guests(&root)?;
+            let wasm = wasm.to_str().expect("utf-8 path");
+            let mut serve = vec![
+                "run",
+                "--release",
+                "--package",
+                "wades",
+                "--",
+                "serve",
+                "--builtin-dir",
+                wasm,
+            ];
+            serve.extend(args[1..].iter().map(String::as_str));
+            cargo(&root, &serve)
+        }
         Some("demo") => {
             let wasm = build_guests(&root)?;
             let hello = wasm.join("hello-world.wasm");
@@ -76,7 +93,9 @@ fn main() -> Result<()> {
             cargo(&root, &bench)
         }
         _ => {
-            eprintln!("usage: cargo xtask <guests|test|bench|demo|componentize IN.wasm OUT.wasm>");
+            eprintln!(
+                "usage: cargo xtask <serve|test|guests|bench|demo|componentize IN.wasm OUT.wasm>"
+            );
             std::process::exit(2);
         }
     }

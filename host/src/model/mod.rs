@@ -2,6 +2,7 @@
 
 mod description;
 mod digest;
+mod job;
 mod limits;
 mod value;
 
@@ -9,5 +10,6 @@ pub use description::{
     Format, InputDescription, JobControl, OutputDescription, ProcessDescription,
 };
 pub use digest::Digest;
+pub use job::{JobFilter, JobRecord, JobStatus, LogLine};
 pub use limits::Limits;
 pub use value::{NamedValue, Value};

@@ -40,7 +40,8 @@ pub enum Value {
     },
     /// Inline bytes.
     Binary {
-        /// The bytes.
+        /// The bytes (base64 when serialized).
+        #[serde(with = "base64_bytes")]
         data: Vec<u8>,
         /// Their media type.
         media_type: Option<String>,
@@ -101,5 +102,22 @@ impl NamedValue {
             id: id.into(),
             value,
         }
+    }
+}
+
+/// Bytes as base64 text: a JSON array of numbers would be four times larger.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -20,7 +20,8 @@ pub enum LoadError {
 }
 
 /// Why a job did not succeed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum RunError {
     /// The fuel budget ran out.
     #[error("the job ran out of fuel after {fuel} units")]

@@ -1,0 +1,206 @@
+//! The one typed configuration of `wades serve`.
+//!
+//! Sources, later ones winning: built-in defaults, the TOML file given with
+//! `--config`, `WADES_*` environment variables, command-line flags.
+//!
+//! ```toml
+//! bind = "127.0.0.1:8080"
+//! data_dir = "./wades-data"
+//! public_url = "https://processes.example.org"  # base of every link; default http://<bind>
+//! builtin_dir = "target/wasm"                   # where the built-in components are
+//! builtins = ["hello-world", "echo", "normalized-difference", "otsu"]
+//! workers = 2                                   # jobs running at once; default: CPUs
+//! max_body_bytes = 67108864
+//!
+//! [limits]                                      # per job; processes and requests may only lower them
+//! fuel = 200000000000
+//! memory_bytes = 536870912
+//! timeout_seconds = 600
+//!
+//! [fetch]                                       # href inputs
+//! max_bytes = 268435456
+//! timeout_seconds = 30
+//! allow = ["127.0.0.1/32"]                      # private/loopback networks allowed despite SSRF rules
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings of the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Where the database, compiled artifacts and job files live.
+    pub data_dir: PathBuf,
+    /// Base URL of every link; `http://<bind>` if unset.
+    pub public_url: Option<String>,
+    /// Folder of the built-in process components.
+    pub builtin_dir: Option<PathBuf>,
+    /// Which components of `builtin_dir` are built-in processes.
+    pub builtins: Vec<String>,
+    /// Jobs running at once.
+    pub workers: usize,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Per-job limits.
+    pub limits: LimitsConfig,
+    /// Fetching of `href` inputs.
+    pub fetch: FetchConfig,
+    /// Times a job is started before a crash loop fails it.
+    pub max_attempts: u32,
+}
+
+/// Per-job limits, the operator's ceiling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Fuel units (about one per wasm instruction).
+    pub fuel: u64,
+    /// Bytes of linear memory.
+    pub memory_bytes: u64,
+    /// Wall-clock seconds.
+    pub timeout_seconds: u64,
+}
+
+/// How `href` inputs are fetched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Largest fetched input.
+    pub max_bytes: u64,
+    /// Time for one fetch.
+    pub timeout_seconds: u64,
+    /// Networks (CIDR) allowed although private, loopback or link-local.
+    pub allow: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("./wades-data"),
+            public_url: None,
+            builtin_dir: None,
+            builtins: ["hello-world", "echo", "normalized-difference", "otsu"]
+                .map(String::from)
+                .to_vec(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_body_bytes: 64 << 20,
+            limits: LimitsConfig::default(),
+            fetch: FetchConfig::default(),
+            max_attempts: 2,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            fuel: 200_000_000_000,
+            memory_bytes: 512 << 20,
+            timeout_seconds: 600,
+        }
+    }
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            max_bytes: 256 << 20,
+            timeout_seconds: 30,
+            allow: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn parse<T: std::str::FromStr>(key: &str, v: String) -> Result<T, String> {
+            v.parse().map_err(|_| format!("{key}: cannot parse '{v}'"))
+        }
+        if let Some(v) = var("WADES_BIND") {
+            self.bind = parse("WADES_BIND", v)?;
+        }
+        if let Some(v) = var("WADES_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("WADES_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("WADES_BUILTIN_DIR") {
+            self.builtin_dir = Some(v.into());
+        }
+        if let Some(v) = var("WADES_WORKERS") {
+            self.workers = parse("WADES_WORKERS", v)?;
+        }
+        if let Some(v) = var("WADES_FETCH_ALLOW") {
+            self.fetch.allow = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// The base of every link.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// The sandbox settings this configuration implies.
+    pub fn runtime(&self) -> crate::runtime::RuntimeConfig {
+        let mut rc = crate::runtime::RuntimeConfig::new(self.data_dir.join("artifacts"));
+        rc.job_limits = crate::model::Limits {
+            fuel: Some(self.limits.fuel),
+            memory_bytes: Some(self.limits.memory_bytes),
+            timeout: Some(std::time::Duration::from_secs(self.limits.timeout_seconds)),
+        };
+        // Describe calls and jobs share the pool: leave room beyond the workers.
+        rc.max_concurrent_jobs = (self.workers as u32 + 4).max(8);
+        rc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut c: Config =
+            toml::from_str("bind = \"0.0.0.0:9000\"\nworkers = 3\n[limits]\nfuel = 5").unwrap();
+        assert_eq!(c.workers, 3);
+        assert_eq!(c.limits.fuel, 5);
+        assert_eq!(c.limits.timeout_seconds, 600, "unset fields keep defaults");
+        c.apply_env(|k| (k == "WADES_BIND").then(|| "127.0.0.1:1234".to_string()))
+            .unwrap();
+        assert_eq!(c.bind.port(), 1234);
+        assert_eq!(c.base_url(), "http://127.0.0.1:1234");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<Config>("bnid = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! The one error type of the service. Every layer returns it; only
+//! `http::error` turns it into an OGC exception response.
+
+use crate::runtime::{LoadError, RunError};
+
+/// Everything a request can run into.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No process has this id.
+    #[error("no process with id '{0}'")]
+    NoSuchProcess(String),
+    /// No job has this id (or it was dismissed).
+    #[error("no job with id '{0}'")]
+    NoSuchJob(String),
+    /// The job has not finished, so it has no results yet.
+    #[error("job '{0}' has no results yet")]
+    ResultNotReady(String),
+    /// The job has no output with this id.
+    #[error("job '{job}' has no output '{output}'")]
+    NoSuchOutput {
+        /// The job.
+        job: String,
+        /// The output asked for.
+        output: String,
+    },
+    /// A parameter or input is wrong; the detail says which and why.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The request body is not what it should be (not JSON, wrong shape).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request body is larger than allowed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// No such route.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The job failed; the failure belongs to the job, served as its exception.
+    #[error("{0}")]
+    JobFailed(RunError),
+    /// A component could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Something on our side broke: storage, disk.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// Result with the service's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,274 @@
+//! Fetching of `href` inputs, safe against server-side request forgery.
+//!
+//! Only http and https. Every address a name resolves to, and every IP in a
+//! URL, must be public unless an operator-allowed network contains it:
+//! loopback, private, link-local (cloud metadata lives there), carrier-grade
+//! NAT, multicast and unspecified addresses are refused. Redirects are
+//! followed by hand so each hop is checked again. Size and time are capped.
+
+use crate::config::FetchConfig;
+use crate::error::{Error, Result};
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MAX_REDIRECTS: usize = 5;
+
+/// A fetched document.
+pub struct Fetched {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Its media type, from `Content-Type`.
+    pub media_type: Option<String>,
+}
+
+/// Fetches hrefs under the configured rules.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    policy: Arc<Policy>,
+    max_bytes: u64,
+}
+
+struct Policy {
+    allow: Vec<IpNet>,
+}
+
+impl Policy {
+    fn permits(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        is_public(ip) || self.allow.iter().any(|net| net.contains(&ip))
+    }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8))
+        }
+    }
+}
+
+/// Resolves names and drops every address the policy refuses, so the
+/// connection can only go to a checked address.
+struct CheckedResolver(Arc<Policy>);
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| policy.permits(a.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(
+                    format!("{host} resolves only to addresses that may not be fetched").into(),
+                );
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+impl Fetcher {
+    /// A fetcher with `config`'s rules.
+    pub fn new(config: &FetchConfig) -> Result<Self> {
+        let allow = config
+            .allow
+            .iter()
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Internal(format!("fetch.allow: {e}")))?;
+        let policy = Arc::new(Policy { allow });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(CheckedResolver(policy.clone())))
+            .timeout(Duration::from_secs(config.timeout_seconds))
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Fetcher {
+            client,
+            policy,
+            max_bytes: config.max_bytes,
+        })
+    }
+
+    fn check_url(&self, url: &reqwest::Url) -> Result<()> {
+        let refuse = |why: &str| Err(Error::InvalidParameter(format!("href '{url}' {why}")));
+        if !matches!(url.scheme(), "http" | "https") {
+            return refuse("is not http or https");
+        }
+        match url.host() {
+            None => refuse("has no host"),
+            Some(url::Host::Ipv4(ip)) if !self.policy.permits(IpAddr::V4(ip)) => {
+                refuse("points to an address that may not be fetched")
+            }
+            Some(url::Host::Ipv6(ip)) if !self.policy.permits(IpAddr::V6(ip)) => {
+                refuse("points to an address that may not be fetched")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Fetches `href`, following up to five redirects, each checked.
+    pub async fn fetch(&self, href: &str) -> Result<Fetched> {
+        let mut url = reqwest::Url::parse(href)
+            .map_err(|e| Error::InvalidParameter(format!("href '{href}': {e}")))?;
+        for _ in 0..=MAX_REDIRECTS {
+            self.check_url(&url)?;
+            let failed = |e: reqwest::Error| {
+                Error::InvalidParameter(format!("fetching '{href}' failed: {e}"))
+            };
+            let mut response = self.client.get(url.clone()).send().await.map_err(failed)?;
+            if response.status().is_redirection() {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .ok_or_else(|| {
+                        Error::InvalidParameter(format!(
+                            "fetching '{href}': redirect without Location"
+                        ))
+                    })?;
+                url = url
+                    .join(location)
+                    .map_err(|e| Error::InvalidParameter(format!("bad redirect: {e}")))?;
+                continue;
+            }
+            if !response.status().is_success() {
+                return Err(Error::InvalidParameter(format!(
+                    "fetching '{href}' gave HTTP {}",
+                    response.status()
+                )));
+            }
+            if response
+                .content_length()
+                .is_some_and(|n| n > self.max_bytes)
+            {
+                return Err(self.too_large(href));
+            }
+            let media_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(failed)? {
+                if bytes.len() as u64 + chunk.len() as u64 > self.max_bytes {
+                    return Err(self.too_large(href));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok(Fetched { bytes, media_type });
+        }
+        Err(Error::InvalidParameter(format!(
+            "fetching '{href}': more than {MAX_REDIRECTS} redirects"
+        )))
+    }
+
+    fn too_large(&self, href: &str) -> Error {
+        Error::InvalidParameter(format!(
+            "'{href}' is larger than the limit of {} bytes",
+            self.max_bytes
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetcher(allow: &[&str]) -> Fetcher {
+        Fetcher::new(&FetchConfig {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            ..FetchConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn private_and_special_addresses_are_refused() {
+        let f = fetcher(&[]);
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                !f.policy.permits(bad.parse().unwrap()),
+                "{bad} must be refused"
+            );
+        }
+        assert!(f.policy.permits("93.184.216.34".parse().unwrap()));
+        assert!(f.policy.permits("2a00:1450::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_allowlist_opens_a_network() {
+        let f = fetcher(&["127.0.0.0/8"]);
+        assert!(f.policy.permits("127.0.0.1".parse().unwrap()));
+        assert!(!f.policy.permits("10.0.0.1".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn urls_are_checked_before_connecting() {
+        let f = fetcher(&[]);
+        for bad in [
+            "file:///etc/passwd",
+            "http://127.0.0.1:1/x",
+            "http://[::1]/",
+            "http://169.254.169.254/latest/meta-data",
+            "gopher://x",
+        ] {
+            assert!(
+                matches!(f.fetch(bad).await, Err(Error::InvalidParameter(_))),
+                "{bad}"
+            );
+        }
+        let err = f.fetch("http://localhost:1/").await.err().unwrap();
+        assert!(
+            err.to_string().contains("may not be fetched") || err.to_string().contains("failed"),
+            "{err}"
+        );
+    }
+}

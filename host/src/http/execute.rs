@@ -1,0 +1,123 @@
+//! `POST /processes/{id}/execution`, with the execution-mode rules of Part 1.
+
+use super::prefer::Prefer;
+use super::results::{self, Form};
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::jobs::{JobRequest, WantedOutput};
+use crate::model::JobControl;
+use crate::ogc::execute::{parse_execute, ResponseForm, Transmission};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Reads a body, turning framework rejections into our errors.
+pub fn body(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(e.body_text()),
+        _ => Error::BadRequest(e.body_text()),
+    })
+}
+
+/// Runs a process: async (201 + status) or sync (200 + results).
+pub async fn execute(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw_body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let entry = app.registry.get(&id)?;
+    let description = entry.process.description();
+    let bytes = body(raw_body)?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::BadRequest(format!("the request body is not JSON: {e}")))?;
+    let request =
+        parse_execute(&json, description).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    let prefer = Prefer::from_headers(&headers);
+    let can_sync = description
+        .job_control_options
+        .contains(&JobControl::SyncExecute);
+    let can_async = description
+        .job_control_options
+        .contains(&JobControl::AsyncExecute);
+    // Part 1: with no preference a process that can do both runs sync.
+    let run_async = (prefer.respond_async && can_async) || !can_sync;
+    let form = match (request.response.as_ref(), prefer.minimal) {
+        (Some(ResponseForm::Raw), _) => Form::Raw,
+        (Some(ResponseForm::Document), _) => Form::Document,
+        (None, Some(true)) => Form::Document,
+        (None, Some(false)) => Form::Raw,
+        (None, None) => Form::Default,
+    };
+    let job_request = JobRequest {
+        inputs: request.inputs,
+        outputs: request
+            .outputs
+            .into_iter()
+            .map(|o| WantedOutput {
+                id: o.id,
+                by_reference: o.transmission == Transmission::Reference,
+                media_type: o.media_type,
+            })
+            .collect(),
+        response: request.response.map(|r| {
+            if r == ResponseForm::Raw {
+                "raw".into()
+            } else {
+                "document".into()
+            }
+        }),
+    };
+    let job = app.jobs.submit(&id, job_request).await?;
+    let mut applied = Vec::new();
+    if let Some(m) = prefer.minimal {
+        applied.push(if m {
+            "return=minimal".to_string()
+        } else {
+            "return=representation".to_string()
+        });
+    }
+    if run_async {
+        if prefer.respond_async {
+            applied.push("respond-async".into());
+        }
+        let job = match prefer.wait {
+            Some(w) => {
+                applied.push(format!("wait={}", w.as_secs()));
+                app.jobs.wait(&job.id, Some(w)).await?
+            }
+            None => job,
+        };
+        let location = format!("{}/jobs/{}", app.base, job.id);
+        let status = crate::ogc::status::status_info(&job, &app.base);
+        let mut response = (StatusCode::CREATED, axum::Json(status)).into_response();
+        response
+            .headers_mut()
+            .insert(header::LOCATION, header_value(&location)?);
+        add_applied(&mut response, &applied)?;
+        return Ok(response);
+    }
+    let job = app.jobs.wait(&job.id, None).await?;
+    let mut response = results::render(&app, &job, form)?;
+    response.headers_mut().insert(
+        header::LINK,
+        header_value(&format!("<{}/jobs/{}>; rel=\"monitor\"", app.base, job.id))?,
+    );
+    add_applied(&mut response, &applied)?;
+    Ok(response)
+}
+
+fn header_value(s: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(s).map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn add_applied(response: &mut Response, applied: &[String]) -> Result<()> {
+    if !applied.is_empty() {
+        response
+            .headers_mut()
+            .insert("preference-applied", header_value(&applied.join(", "))?);
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The job list, job status, dismissal, results and logs.
+
+use super::processes::{page, page_link, pairs};
+use super::results::{self, Form};
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::model::{JobFilter, JobStatus};
+use crate::ogc::status::{job_list, status_info};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+fn time(s: &str) -> Result<Option<DateTime<Utc>>> {
+    if s.is_empty() || s == ".." {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|_| Error::InvalidParameter(format!("datetime '{s}' is not an RFC 3339 instant")))
+}
+
+fn seconds(key: &str, v: &str) -> Result<f64> {
+    v.parse::<f64>().ok().filter(|s| *s >= 0.0).ok_or_else(|| {
+        Error::InvalidParameter(format!("{key} must be a non-negative number of seconds"))
+    })
+}
+
+/// Values of a repeatable parameter; each value may also be a comma list.
+fn many<'a>(pairs: &'a [(String, String)], key: &'a str) -> impl Iterator<Item = &'a str> {
+    pairs
+        .iter()
+        .filter(move |(k, _)| k == key)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// `GET /jobs` with `type`, `processID`, `status`, `datetime`,
+/// `minDuration`, `maxDuration`, `limit` and `offset`.
+pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+    let pairs = pairs(query);
+    let page = page(&pairs, 10, 1000)?;
+    let mut filter = JobFilter {
+        limit: page.limit,
+        offset: page.offset,
+        ..JobFilter::default()
+    };
+    filter.process_ids = many(&pairs, "processID").map(String::from).collect();
+    for s in many(&pairs, "status") {
+        filter.statuses.push(
+            JobStatus::parse(s)
+                .ok_or_else(|| Error::InvalidParameter(format!("unknown status '{s}'")))?,
+        );
+    }
+    if let Some((_, dt)) = pairs.iter().find(|(k, _)| k == "datetime") {
+        match dt.split_once('/') {
+            Some((from, to)) => {
+                filter.created_from = time(from)?;
+                filter.created_to = time(to)?;
+            }
+            None => {
+                filter.created_from = time(dt)?;
+                filter.created_to = filter.created_from;
+            }
+        }
+    }
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "minDuration" => filter.min_duration = Some(seconds(k, v)?),
+            "maxDuration" => filter.max_duration = Some(seconds(k, v)?),
+            _ => {}
+        }
+    }
+    // Every job here runs a process; asking for another type finds nothing.
+    let only_other_types =
+        many(&pairs, "type").next().is_some() && !many(&pairs, "type").any(|t| t == "process");
+    let (jobs, more) = if only_other_types {
+        (Vec::new(), false)
+    } else {
+        app.jobs.list(&filter).await?
+    };
+    let b = &app.base;
+    let mut links =
+        vec![json!({"href": format!("{b}/jobs"), "rel": "self", "type": "application/json"})];
+    if more {
+        links.push(page_link(
+            b,
+            "/jobs",
+            &pairs,
+            "next",
+            page.offset + page.limit,
+            page.limit,
+        ));
+    }
+    if page.offset > 0 {
+        links.push(page_link(
+            b,
+            "/jobs",
+            &pairs,
+            "prev",
+            page.offset.saturating_sub(page.limit),
+            page.limit,
+        ));
+    }
+    Ok(Json(job_list(&jobs, b, links)))
+}
+
+/// `GET /jobs/{id}`.
+pub async fn status(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(status_info(&app.jobs.get(&id).await?, &app.base)))
+}
+
+/// `DELETE /jobs/{id}`: stops the job and deletes its results.
+pub async fn dismiss(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(status_info(&app.jobs.dismiss(&id).await?, &app.base)))
+}
+
+/// `GET /jobs/{id}/results`: the results document.
+pub async fn results(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let job = app.jobs.get(&id).await?;
+    results::render(&app, &job, Form::Document)
+}
+
+/// `GET /jobs/{id}/results/{output}`: one output, raw.
+pub async fn result(
+    State(app): State<AppState>,
+    Path((id, output)): Path<(String, String)>,
+) -> Result<Response> {
+    let job = app.jobs.get(&id).await?;
+    results::single(&app, &job, &output)
+}
+
+/// `GET /jobs/{id}/logs`: what the guest logged, as text.
+pub async fn logs(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let lines = app.jobs.logs(&id).await?;
+    let text: String = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {:5} {}\n",
+                l.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                l.level.to_uppercase(),
+                l.message
+            )
+        })
+        .collect();
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}

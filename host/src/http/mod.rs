@@ -1,0 +1,52 @@
+//! OGC API – Processes over HTTP. Handlers are thin: they parse the request,
+//! call the registry or the job service, and render the answer.
+
+mod error;
+mod execute;
+mod jobs;
+mod landing;
+mod openapi;
+mod prefer;
+mod processes;
+mod results;
+
+use crate::config::Config;
+use crate::jobs::Jobs;
+use crate::registry::Registry;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The processes.
+    pub registry: Arc<Registry>,
+    /// The jobs.
+    pub jobs: Jobs,
+    /// Base of every link, without a trailing slash.
+    pub base: Arc<str>,
+}
+
+/// The whole API.
+pub fn router(state: AppState, config: &Config) -> Router {
+    Router::new()
+        .route("/", get(landing::landing))
+        .route("/conformance", get(landing::conformance))
+        .route("/api", get(openapi::api))
+        .route("/processes", get(processes::list))
+        .route("/processes/{id}", get(processes::describe))
+        .route("/processes/{id}/execution", post(execute::execute))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::status).delete(jobs::dismiss))
+        .route("/jobs/{id}/results", get(jobs::results))
+        .route("/jobs/{id}/results/{output}", get(jobs::result))
+        .route("/jobs/{id}/logs", get(jobs::logs))
+        .fallback(|uri: axum::http::Uri| async move {
+            crate::error::Error::NotFound(format!("nothing at {}", uri.path()))
+        })
+        .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(state)
+}

@@ -1,0 +1,107 @@
+//! `GET /api`: the OpenAPI 3.0 definition of this server's API.
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+
+fn op(summary: &str, id: &str, params: Value, responses: Value) -> Value {
+    json!({"summary": summary, "operationId": id, "parameters": params, "responses": responses})
+}
+
+fn param(name: &str, location: &str, schema: Value, required: bool) -> Value {
+    json!({"name": name, "in": location, "required": required, "schema": schema})
+}
+
+fn ok(description: &str, media: &str) -> Value {
+    json!({"description": description, "content": {media: {"schema": {"type": "object"}}}})
+}
+
+fn problem(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}})
+}
+
+/// The definition, with `base` as the server URL.
+pub fn document(base: &str) -> Value {
+    let id = param("id", "path", json!({"type": "string"}), true);
+    let job_id = param("jobId", "path", json!({"type": "string"}), true);
+    let limit = param(
+        "limit",
+        "query",
+        json!({"type": "integer", "minimum": 1}),
+        false,
+    );
+    let offset = param(
+        "offset",
+        "query",
+        json!({"type": "integer", "minimum": 0}),
+        false,
+    );
+    let not_found = problem("not found");
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "wades", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "OGC API - Processes (Part 1) with every job in a WebAssembly sandbox"},
+        "servers": [{"url": base}],
+        "paths": {
+            "/": {"get": op("Landing page", "getLandingPage", json!([]), json!({"200": ok("links to the API", "application/json")}))},
+            "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([]), json!({"200": ok("conformance classes", "application/json")}))},
+            "/api": {"get": op("This API definition", "getAPI", json!([]), json!({"200": ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")}))},
+            "/processes": {"get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": ok("process summaries", "application/json")}))},
+            "/processes/{id}": {"get": op("Describe a process", "getProcessDescription", json!([id]),
+                json!({"200": ok("process description", "application/json"), "404": not_found}))},
+            "/processes/{id}/execution": {"post": {
+                "summary": "Execute a process", "operationId": "execute",
+                "parameters": [id, param("Prefer", "header", json!({"type": "string"}), false)],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/execute"}}}},
+                "responses": {
+                    "200": {"description": "results (sync)", "content": {"application/json": {}, "multipart/related": {}, "*/*": {}}},
+                    "201": ok("job status (async); Location names the job", "application/json"),
+                    "400": problem("invalid input"), "404": not_found, "413": problem("body too large")
+                }
+            }},
+            "/jobs": {"get": op("List jobs", "getJobs", json!([
+                limit, offset,
+                param("type", "query", json!({"type": "array", "items": {"type": "string"}}), false),
+                param("processID", "query", json!({"type": "array", "items": {"type": "string"}}), false),
+                param("status", "query", json!({"type": "array", "items": {"type": "string", "enum": ["accepted", "running", "successful", "failed", "dismissed"]}}), false),
+                param("datetime", "query", json!({"type": "string"}), false),
+                param("minDuration", "query", json!({"type": "number"}), false),
+                param("maxDuration", "query", json!({"type": "number"}), false)
+            ]), json!({"200": ok("job list", "application/json")}))},
+            "/jobs/{jobId}": {
+                "get": op("Job status", "getStatus", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found})),
+                "delete": op("Dismiss a job", "dismiss", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found}))
+            },
+            "/jobs/{jobId}/results": {"get": op("Job results", "getResult", json!([job_id]),
+                json!({"200": ok("results document", "application/json"), "404": not_found}))},
+            "/jobs/{jobId}/results/{outputId}": {"get": op("One output of a job", "getResultOutput",
+                json!([job_id, param("outputId", "path", json!({"type": "string"}), true)]),
+                json!({"200": {"description": "the output, raw", "content": {"*/*": {}}}, "404": not_found}))},
+            "/jobs/{jobId}/logs": {"get": op("Log of a job", "getJobLog", json!([job_id]),
+                json!({"200": {"description": "log lines", "content": {"text/plain": {}}}, "404": not_found}))}
+        },
+        "components": {"schemas": {
+            "exception": {"type": "object", "required": ["type"], "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"}, "instance": {"type": "string"}}},
+            "execute": {"type": "object", "properties": {
+                "inputs": {"type": "object", "additionalProperties": true},
+                "outputs": {"type": "object", "additionalProperties": true},
+                "response": {"type": "string", "enum": ["raw", "document"]},
+                "subscriber": {"type": "object"}}}
+        }}
+    })
+}
+
+/// `GET /api`.
+pub async fn api(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.oai.openapi+json;version=3.0",
+        )],
+        document(&app.base).to_string(),
+    )
+}

@@ -1,0 +1,112 @@
+//! The process list and process descriptions.
+
+use super::AppState;
+use crate::error::{Error, Result};
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Paging parameters shared by the list endpoints.
+pub struct Page {
+    /// Page size.
+    pub limit: u32,
+    /// Items skipped.
+    pub offset: u32,
+}
+
+/// Reads `limit` (1..=max, default `default`) and `offset`.
+pub fn page(pairs: &[(String, String)], default: u32, max: u32) -> Result<Page> {
+    let number = |key: &str| -> Result<Option<u32>> {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| {
+                v.parse::<u32>().map_err(|_| {
+                    Error::InvalidParameter(format!(
+                        "{key} must be a non-negative integer, not '{v}'"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let limit = number("limit")?.unwrap_or(default);
+    if limit == 0 {
+        return Err(Error::InvalidParameter("limit must be at least 1".into()));
+    }
+    Ok(Page {
+        limit: limit.min(max),
+        offset: number("offset")?.unwrap_or(0),
+    })
+}
+
+/// Query pairs, repeated keys kept.
+pub fn pairs(query: Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// A `next`/`prev` link to the same path with another offset.
+pub fn page_link(
+    base: &str,
+    path: &str,
+    pairs: &[(String, String)],
+    rel: &str,
+    offset: u32,
+    limit: u32,
+) -> Value {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(k, _)| k != "offset" && k != "limit") {
+        q.append_pair(k, v);
+    }
+    q.append_pair("limit", &limit.to_string());
+    q.append_pair("offset", &offset.to_string());
+    json!({"href": format!("{base}{path}?{}", q.finish()), "rel": rel, "type": "application/json"})
+}
+
+/// `GET /processes`.
+pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+    let pairs = pairs(query);
+    let page = page(&pairs, 100, 10_000)?;
+    let all = app.registry.list();
+    let b = &app.base;
+    let summaries: Vec<Value> = all
+        .iter()
+        .skip(page.offset as usize)
+        .take(page.limit as usize)
+        .map(|e| crate::ogc::description::process_summary(e.process.description(), b, e.mutable))
+        .collect();
+    let mut links =
+        vec![json!({"href": format!("{b}/processes"), "rel": "self", "type": "application/json"})];
+    if (page.offset + page.limit) < all.len() as u32 {
+        links.push(page_link(
+            b,
+            "/processes",
+            &pairs,
+            "next",
+            page.offset + page.limit,
+            page.limit,
+        ));
+    }
+    if page.offset > 0 {
+        links.push(page_link(
+            b,
+            "/processes",
+            &pairs,
+            "prev",
+            page.offset.saturating_sub(page.limit),
+            page.limit,
+        ));
+    }
+    Ok(Json(json!({"processes": summaries, "links": links})))
+}
+
+/// `GET /processes/{id}`.
+pub async fn describe(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+    let e = app.registry.get(&id)?;
+    Ok(Json(crate::ogc::description::process_document(
+        e.process.description(),
+        &app.base,
+        e.mutable,
+    )))
+}

@@ -1,0 +1,140 @@
+//! Rendering a job's outputs: a results document, one raw output, or
+//! several raw outputs as `multipart/related`.
+
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::jobs::WantedOutput;
+use crate::model::JobRecord;
+use crate::ogc::results::StoredOutput;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// How the client wants results.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Form {
+    /// The JSON results document.
+    Document,
+    /// The outputs themselves.
+    Raw,
+    /// The client did not say: raw for one output, a document for several.
+    Default,
+}
+
+/// One output's bytes and media type.
+struct Raw {
+    bytes: Vec<u8>,
+    media_type: String,
+}
+
+fn raw(app: &AppState, job: &JobRecord, output: &StoredOutput) -> Result<Raw> {
+    Ok(match output {
+        StoredOutput::File { file, media_type } => Raw {
+            bytes: std::fs::read(app.jobs.output_path(&job.id, file))?,
+            media_type: media_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+        },
+        inline @ StoredOutput::Inline { value, .. } => match inline.raw_inline() {
+            Some((bytes, media_type)) => Raw { bytes, media_type },
+            // A link: its JSON form is the best raw answer there is.
+            None => Raw {
+                bytes: value.to_string().into_bytes(),
+                media_type: "application/json".into(),
+            },
+        },
+    })
+}
+
+fn selected<'a>(
+    outputs: &'a [(String, StoredOutput)],
+    wanted: &[WantedOutput],
+) -> Vec<&'a (String, StoredOutput)> {
+    outputs
+        .iter()
+        .filter(|(id, _)| wanted.is_empty() || wanted.iter().any(|w| &w.id == id))
+        .collect()
+}
+
+/// The results of a successful job in the form asked for.
+pub fn render(app: &AppState, job: &JobRecord, form: Form) -> Result<Response> {
+    let outputs = app.jobs.outputs(job)?;
+    let request = app.jobs.request(job);
+    let chosen = selected(&outputs, &request.outputs);
+    let form = match form {
+        Form::Default if chosen.len() == 1 => Form::Raw,
+        Form::Default => Form::Document,
+        f => f,
+    };
+    match form {
+        Form::Raw if chosen.len() == 1 => {
+            let r = raw(app, job, &chosen[0].1)?;
+            Ok(([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response())
+        }
+        Form::Raw => multipart(app, job, &chosen),
+        _ => {
+            let owned: Vec<(String, StoredOutput)> = chosen.into_iter().cloned().collect();
+            let doc = crate::ogc::results::results_document(
+                &owned,
+                &wanted_refs(&request.outputs),
+                &job.id,
+                &app.base,
+            );
+            Ok(axum::Json(doc).into_response())
+        }
+    }
+}
+
+/// The outputs requested by reference, as the wire module expects them.
+fn wanted_refs(wanted: &[WantedOutput]) -> Vec<crate::ogc::execute::OutputRequest> {
+    wanted
+        .iter()
+        .map(|w| crate::ogc::execute::OutputRequest {
+            id: w.id.clone(),
+            transmission: if w.by_reference {
+                crate::ogc::execute::Transmission::Reference
+            } else {
+                crate::ogc::execute::Transmission::Value
+            },
+            media_type: w.media_type.clone(),
+        })
+        .collect()
+}
+
+/// One output of a job, raw.
+pub fn single(app: &AppState, job: &JobRecord, id: &str) -> Result<Response> {
+    let outputs = app.jobs.outputs(job)?;
+    let (_, output) = outputs
+        .iter()
+        .find(|(o, _)| o == id)
+        .ok_or_else(|| Error::NoSuchOutput {
+            job: job.id.clone(),
+            output: id.into(),
+        })?;
+    let r = raw(app, job, output)?;
+    Ok(([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response())
+}
+
+fn multipart(
+    app: &AppState,
+    job: &JobRecord,
+    outputs: &[&(String, StoredOutput)],
+) -> Result<Response> {
+    let boundary = format!("wades-{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    for (id, output) in outputs {
+        let r = raw(app, job, output)?;
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: {}\r\nContent-ID: <{id}>\r\n\r\n",
+                r.media_type
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&r.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let content_type = HeaderValue::from_str(&format!("multipart/related; boundary={boundary}"))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response())
+}

@@ -1,0 +1,67 @@
+//! The conformance declaration (`/conformance`).
+
+use serde_json::{json, Value};
+
+/// The conformance classes this server implements, for Part 1 1.0 and the
+/// 2.0 draft alike (clients of either version look for their own prefix).
+/// Not yet: `html`, `callback`, `kvp-execute`, `oas31`.
+pub const CONFORMANCE_CLASSES: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/dismiss",
+];
+
+/// The `confClasses` document listing [`CONFORMANCE_CLASSES`].
+pub fn conformance() -> Value {
+    json!({ "conformsTo": CONFORMANCE_CLASSES })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ogc::testing::validate;
+
+    #[test]
+    fn declares_both_versions() {
+        let doc = conformance();
+        validate("confClasses.yaml", &doc);
+        let classes: Vec<&str> = doc["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for class in [
+            "core",
+            "ogc-process-description",
+            "json",
+            "oas30",
+            "job-list",
+            "dismiss",
+        ] {
+            for version in ["1.0", "2.0"] {
+                let uri = format!(
+                    "http://www.opengis.net/spec/ogcapi-processes-1/{version}/conf/{class}"
+                );
+                assert!(classes.contains(&uri.as_str()), "{uri}");
+            }
+        }
+        for absent in ["html", "callback", "kvp-execute"] {
+            assert!(
+                !classes
+                    .iter()
+                    .any(|c| c.ends_with(&format!("/conf/{absent}"))),
+                "{absent}"
+            );
+        }
+    }
+}

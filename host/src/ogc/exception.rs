@@ -1,0 +1,86 @@
+//! Exception documents (RFC 7807 problem details, as OGC uses them).
+
+use serde_json::{json, Map, Value};
+
+/// Also reachable from here, next to the other fixed documents.
+pub use super::conformance::conformance;
+
+/// `404` for an unknown process.
+pub const NO_SUCH_PROCESS: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/no-such-process";
+/// `404` for an unknown job.
+pub const NO_SUCH_JOB: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/no-such-job";
+/// `404` for the results of a job that has not (successfully) finished.
+pub const RESULT_NOT_READY: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/result-not-ready";
+/// `400` for a request parameter or execute body the server refuses. Not in
+/// the Standard's own table, but the type other Processes servers and
+/// clients use for it.
+pub const INVALID_PARAMETER: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/invalid-parameter";
+/// Part 2: `409` when deploying a process id that exists.
+pub const DUPLICATED_PROCESS: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/duplicated-process";
+/// Part 2: `403` when replacing or undeploying a built-in process.
+pub const IMMUTABLE_PROCESS: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/immutable-process";
+/// Part 2: `415` for a deployment body of an unsupported media type.
+pub const UNSUPPORTED_MEDIA_TYPE: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type";
+
+/// An OGC exception document. An empty `detail` is left out rather than
+/// sent as noise.
+pub fn exception(type_uri: &str, title: &str, status: u16, detail: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!(type_uri));
+    m.insert("title".into(), json!(title));
+    m.insert("status".into(), json!(status));
+    if !detail.is_empty() {
+        m.insert("detail".into(), json!(detail));
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ogc::testing::{validate, validate_in, Mode, OGC_2_0};
+
+    #[test]
+    fn exceptions_validate() {
+        let e = exception(NO_SUCH_JOB, "No such job", 404, "job 42 does not exist");
+        assert_eq!(
+            e,
+            json!({"type": NO_SUCH_JOB, "title": "No such job", "status": 404, "detail": "job 42 does not exist"})
+        );
+        validate("exception.yaml", &e);
+        validate_in(
+            OGC_2_0,
+            "schemas/common-core/exception.yaml",
+            &e,
+            Mode::Strict,
+        );
+        let bare = exception(RESULT_NOT_READY, "Result not ready", 404, "");
+        assert!(bare.get("detail").is_none());
+        validate("exception.yaml", &bare);
+    }
+
+    #[test]
+    fn type_uris_are_http_ogc_uris() {
+        for uri in [
+            NO_SUCH_PROCESS,
+            NO_SUCH_JOB,
+            RESULT_NOT_READY,
+            INVALID_PARAMETER,
+            DUPLICATED_PROCESS,
+            IMMUTABLE_PROCESS,
+            UNSUPPORTED_MEDIA_TYPE,
+        ] {
+            assert!(
+                uri.starts_with("http://www.opengis.net/def/exceptions/ogcapi-processes-"),
+                "{uri}"
+            );
+        }
+    }
+}

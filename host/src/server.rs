@@ -1,0 +1,81 @@
+//! Assembles the service from its configuration and runs it.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fetch::Fetcher;
+use crate::http::{router, AppState};
+use crate::jobs::Jobs;
+use crate::registry::Registry;
+use crate::runtime::Runtime;
+use crate::store::JobStore;
+use std::sync::Arc;
+
+/// The running service's parts, for the HTTP layer and tests.
+pub struct Service {
+    /// The router with its state.
+    pub router: axum::Router,
+    /// The job service.
+    pub jobs: Jobs,
+}
+
+/// Opens the store, loads the built-in processes and starts the workers;
+/// links start with `base`.
+pub async fn build(config: &Config, base: &str) -> Result<Service> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = JobStore::open(&config.data_dir.join("wades.db")).await?;
+    let runtime = Runtime::new(config.runtime())?;
+    let registry = Arc::new(Registry::new(runtime.clone()));
+    if let Some(dir) = &config.builtin_dir {
+        registry.load_builtins(dir, &config.builtins).await?;
+    } else {
+        tracing::warn!("no builtin_dir configured: the server starts without built-in processes");
+    }
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let jobs = Jobs::new(store, registry.clone(), runtime, fetcher, &config.data_dir);
+    jobs.start(config.workers, config.max_attempts).await?;
+    let state = AppState {
+        registry,
+        jobs: jobs.clone(),
+        base: base.into(),
+    };
+    Ok(Service {
+        router: router(state, config),
+        jobs,
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| Error::Internal(format!("binding {}: {e}", config.bind)))?;
+    let addr = listener.local_addr()?;
+    // With port 0 the real port is known only now.
+    let base = match &config.public_url {
+        Some(_) => config.base_url(),
+        None => format!("http://{addr}"),
+    };
+    let service = build(&config, &base).await?;
+    tracing::info!(%addr, %base, "wades is listening");
+    // Scripts and tests read this line to know the server is ready, and where.
+    println!("wades listening on {base}");
+    axum::serve(listener, service.router)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,58 @@
+//! What can go wrong in the job store.
+
+use crate::model::JobStatus;
+
+/// An error from the job store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("job store database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("job store migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A JSON column (request, results, error) could not be written or read back.
+    #[error("job store JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The directory for the database file could not be created.
+    #[error("cannot create the job store directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// A job with this id is already stored.
+    #[error("job {0} already exists")]
+    DuplicateJob(String),
+    /// No job with this id is stored.
+    #[error("no job {0}")]
+    UnknownJob(String),
+    /// `finish` was asked for a status that is not a result of running.
+    #[error("a job cannot finish as {}; only successful or failed", .0.as_str())]
+    NotFinishable(JobStatus),
+    /// A stored value cannot be turned back into a job (edited by hand, or
+    /// written by a newer version).
+    #[error("corrupt job store: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl StoreError {
+    /// Turns constraint violations that callers can act on into their own
+    /// variants, so they need not dig into driver errors.
+    pub(super) fn for_job(e: sqlx::Error, id: &str) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    return StoreError::DuplicateJob(id.to_owned())
+                }
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    return StoreError::UnknownJob(id.to_owned())
+                }
+                _ => {}
+            }
+        }
+        StoreError::Database(e)
+    }
+}

@@ -1,0 +1,282 @@
+//! The durable job store: jobs and their logs in an embedded SQLite file.
+//!
+//! Jobs must survive a restart of the server, and several workers take jobs
+//! from the same queue, so every state change is a single conditional SQL
+//! statement: the database, not the caller, decides who wins a race.
+//! Timestamps are stored as INTEGER microseconds since the Unix epoch (UTC),
+//! so values read back are truncated to the microsecond.
+
+mod error;
+mod list;
+mod queries;
+mod rows;
+
+pub use error::StoreError;
+
+use crate::model::{JobFilter, JobRecord, JobStatus, LogLine};
+use rows::{json_text, now_micros, records, to_micros, JobRow, LogRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::path::Path;
+use std::time::Duration;
+
+/// Long enough to ride out another connection's write transaction, short
+/// enough that a wedged database shows up as an error rather than a hang.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// SQLite runs one writer at a time, so more connections only help readers;
+/// this is plenty for listing while workers write.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The job store. Cheap to clone; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct JobStore {
+    pool: SqlitePool,
+}
+
+impl JobStore {
+    /// Opens (creating if missing, with its directory) the database file at
+    /// `path` and brings its schema up to date.
+    ///
+    /// WAL lets readers proceed while a worker writes; with WAL,
+    /// `synchronous = NORMAL` still never corrupts the file and only risks
+    /// the last commits on power loss, which recovery handles like a crash.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(JobStore { pool })
+    }
+
+    /// Stores a new job. Fails with [`StoreError::DuplicateJob`] if the id is taken.
+    pub async fn insert(&self, job: &JobRecord) -> Result<(), StoreError> {
+        sqlx::query(queries::INSERT)
+            .bind(&job.id)
+            .bind(&job.process_id)
+            .bind(job.status.as_str())
+            .bind(&job.message)
+            .bind(job.progress.map(i64::from))
+            .bind(to_micros(job.created))
+            .bind(job.started.map(to_micros))
+            .bind(job.finished.map(to_micros))
+            .bind(to_micros(job.updated))
+            .bind(i64::from(job.attempts))
+            .bind(serde_json::to_string(&job.request)?)
+            .bind(json_text(job.results.as_ref())?)
+            .bind(json_text(job.error.as_ref())?)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::for_job(e, &job.id))?;
+        Ok(())
+    }
+
+    /// The job with this id, if any.
+    pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let row: Option<JobRow> = sqlx::query_as(queries::GET)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(JobRecord::try_from).transpose()
+    }
+
+    /// One page of the jobs matching every field of `filter`, newest first
+    /// (by `created`, then by id so pages are stable), and whether more jobs
+    /// match beyond this page.
+    ///
+    /// A job's duration is `finished - started`, or `now - started` while it
+    /// has not finished; jobs that never started have none and never match
+    /// a duration bound.
+    pub async fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, bool), StoreError> {
+        let rows: Vec<JobRow> = list::query(filter, now_micros())
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await?;
+        let mut jobs = records(rows)?;
+        let more = jobs.len() > filter.limit as usize;
+        jobs.truncate(filter.limit as usize);
+        Ok((jobs, more))
+    }
+
+    /// Takes the oldest `accepted` job (by `created`, then id) and marks it
+    /// `running`: `started` and `updated` become now and `attempts` grows by
+    /// one. Concurrent callers never get the same job. `None` when the queue
+    /// is empty.
+    pub async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
+        // fetch_all, not fetch_optional: an autocommit write commits only when
+        // SQLite steps the statement to its end, and sqlx's fetch_optional
+        // stops after the first row, so the claim could stay uncommitted
+        // (launchbadge/sqlx#2099). The same holds for every RETURNING below.
+        let rows: Vec<JobRow> = sqlx::query_as(queries::CLAIM_NEXT)
+            .bind(now_micros())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(records(rows)?.pop())
+    }
+
+    /// Like [`claim_next`](Self::claim_next) for one given job: `None` unless
+    /// it exists and is still `accepted`.
+    pub async fn claim(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(queries::CLAIM)
+            .bind(now_micros())
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(records(rows)?.pop())
+    }
+
+    /// Records progress (capped at 100) of a `running` job; a `None` message
+    /// keeps the previous one. Returns whether the job was running, so a
+    /// worker can notice that its job was dismissed.
+    pub async fn update_progress(
+        &self,
+        id: &str,
+        progress: u8,
+        message: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(queries::UPDATE_PROGRESS)
+            .bind(i64::from(progress.min(100)))
+            .bind(message)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends a `running` job as `Successful` (progress becomes 100) or
+    /// `Failed`, replacing its message and storing its results or error
+    /// document; `finished` and `updated` become now.
+    ///
+    /// Returns false, changing nothing, if the job is no longer running: a
+    /// client may have dismissed it while the guest ran, and the dismissal
+    /// must win. Any other `status` is [`StoreError::NotFinishable`].
+    pub async fn finish(
+        &self,
+        id: &str,
+        status: JobStatus,
+        message: Option<&str>,
+        results: Option<&serde_json::Value>,
+        error: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        if !matches!(status, JobStatus::Successful | JobStatus::Failed) {
+            return Err(StoreError::NotFinishable(status));
+        }
+        let done = sqlx::query(queries::FINISH)
+            .bind(status.as_str())
+            .bind(message)
+            .bind(json_text(results)?)
+            .bind(json_text(error)?)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Dismisses a job in any state: status `dismissed`, message
+    /// "dismissed by client", results dropped, `finished` set to now unless
+    /// it had already finished, `updated` now. Returns the job as it now
+    /// stands (unchanged if it was already dismissed), or `None` for an
+    /// unknown id.
+    pub async fn dismiss(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let rows: Vec<JobRow> = sqlx::query_as(queries::DISMISS)
+            .bind(now_micros())
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        match records(rows)?.pop() {
+            Some(job) => Ok(Some(job)),
+            // Nothing changed: either unknown or already dismissed. Jobs are
+            // never deleted and dismissal is final, so a second read cannot
+            // disagree with the first.
+            None => self.get(id).await,
+        }
+    }
+
+    /// Call at startup, before any worker runs: jobs still marked `running`
+    /// were interrupted by a crash. Those with `attempts < max_attempts` go
+    /// back to `accepted` (started and progress cleared) to run again; the
+    /// rest become `failed` with an error document, so a job that crashes
+    /// the server cannot do so forever. Returns (resumed, failed).
+    pub async fn recover_interrupted(&self, max_attempts: u32) -> Result<(u64, u64), StoreError> {
+        let now = now_micros();
+        let error = serde_json::json!({
+            "title": "interrupted",
+            "detail": format!(
+                "the server restarted while the job was running, \
+                 and it had already been attempted {max_attempts} time(s)"
+            ),
+        });
+        // One transaction, so a crash during recovery cannot leave half the
+        // jobs resumed and the rest failed by the second statement's rule.
+        let mut tx = self.pool.begin().await?;
+        let resumed = sqlx::query(queries::RESUME_INTERRUPTED)
+            .bind(now)
+            .bind(i64::from(max_attempts))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let failed = sqlx::query(queries::FAIL_INTERRUPTED)
+            .bind(serde_json::to_string(&error)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((resumed, failed))
+    }
+
+    /// Appends lines to a job's log, all or none. Fails with
+    /// [`StoreError::UnknownJob`] if there is no such job.
+    pub async fn append_logs(&self, id: &str, lines: &[LogLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for line in lines {
+            sqlx::query(queries::APPEND_LOG)
+                .bind(id)
+                .bind(to_micros(line.time))
+                .bind(&line.level)
+                .bind(&line.message)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::for_job(e, id))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A job's whole log, in the order it was appended (empty for unknown jobs).
+    pub async fn logs(&self, id: &str) -> Result<Vec<LogLine>, StoreError> {
+        let rows: Vec<LogRow> = sqlx::query_as(queries::LOGS)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(LogLine::try_from).collect()
+    }
+
+    /// How many jobs are in `status`.
+    pub async fn count(&self, status: JobStatus) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(queries::COUNT)
+            .bind(status.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! The fixed SQL statements of the job store.
+//!
+//! Every state change is one conditional statement (`... AND status = ...`),
+//! so the check and the change cannot be split by another writer: SQLite
+//! takes the write lock before evaluating the `WHERE`, and the condition
+//! decides whether anything happens. Whoever loses a race simply sees zero
+//! rows.
+
+use super::rows::job_columns;
+
+pub(super) const INSERT: &str = concat!(
+    "INSERT INTO jobs (",
+    job_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+);
+
+pub(super) const GET: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
+
+/// `?1` = now. The repeated `status = 'accepted'` outside the subquery is
+/// what makes concurrent claimers safe even if they picked the same id.
+pub(super) const CLAIM_NEXT: &str = concat!(
+    "UPDATE jobs SET status = 'running', started = ?1, updated = ?1, attempts = attempts + 1 ",
+    "WHERE id = (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created, id LIMIT 1) ",
+    "AND status = 'accepted' ",
+    "RETURNING ",
+    job_columns!()
+);
+
+/// `?1` = now, `?2` = id.
+pub(super) const CLAIM: &str = concat!(
+    "UPDATE jobs SET status = 'running', started = ?1, updated = ?1, attempts = attempts + 1 ",
+    "WHERE id = ?2 AND status = 'accepted' ",
+    "RETURNING ",
+    job_columns!()
+);
+
+/// `?1` = progress, `?2` = message or NULL to keep the last one (progress
+/// ticks often come without text and should not erase it), `?3` = now,
+/// `?4` = id.
+pub(super) const UPDATE_PROGRESS: &str = concat!(
+    "UPDATE jobs SET progress = ?1, message = COALESCE(?2, message), updated = ?3 ",
+    "WHERE id = ?4 AND status = 'running'"
+);
+
+/// `?1` = final status, `?2` = message, `?3` = results, `?4` = error,
+/// `?5` = now, `?6` = id. The message is replaced outright, so a stale
+/// progress message does not outlive the run.
+pub(super) const FINISH: &str = concat!(
+    "UPDATE jobs SET status = ?1, message = ?2, results = ?3, error = ?4, ",
+    "progress = CASE WHEN ?1 = 'successful' THEN 100 ELSE progress END, ",
+    "finished = ?5, updated = ?5 ",
+    "WHERE id = ?6 AND status = 'running'"
+);
+
+/// `?1` = now, `?2` = id. `finished` keeps its value for jobs that had
+/// already ended, so their duration stays what it was.
+pub(super) const DISMISS: &str = concat!(
+    "UPDATE jobs SET status = 'dismissed', message = 'dismissed by client', results = NULL, ",
+    "finished = COALESCE(finished, ?1), updated = ?1 ",
+    "WHERE id = ?2 AND status <> 'dismissed' ",
+    "RETURNING ",
+    job_columns!()
+);
+
+/// `?1` = now, `?2` = max attempts. `started` and `progress` are cleared: a
+/// queued job has not started, and the next run begins from scratch, so the
+/// old values would only mislead (and would give a queued job a duration).
+pub(super) const RESUME_INTERRUPTED: &str = concat!(
+    "UPDATE jobs SET status = 'accepted', message = 'resumed after a server restart', ",
+    "progress = NULL, started = NULL, updated = ?1 ",
+    "WHERE status = 'running' AND attempts < ?2"
+);
+
+/// `?1` = error JSON, `?2` = now. Runs after [`RESUME_INTERRUPTED`], so
+/// every job still running has used up its attempts.
+pub(super) const FAIL_INTERRUPTED: &str = concat!(
+    "UPDATE jobs SET status = 'failed', message = 'interrupted by a server restart', ",
+    "error = ?1, finished = ?2, updated = ?2 ",
+    "WHERE status = 'running'"
+);
+
+/// `?1` = job id, `?2` = time, `?3` = level, `?4` = message. The sequence
+/// number is computed in the same statement, so the transaction's first
+/// statement is a write: a deferred transaction that read first could fail
+/// with SQLITE_BUSY_SNAPSHOT when another writer commits in between, which
+/// the busy timeout does not retry.
+pub(super) const APPEND_LOG: &str = concat!(
+    "INSERT INTO job_logs (job_id, seq, time, level, message) ",
+    "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM job_logs WHERE job_id = ?1"
+);
+
+pub(super) const LOGS: &str =
+    "SELECT time, level, message FROM job_logs WHERE job_id = ?1 ORDER BY seq";
+
+pub(super) const COUNT: &str = "SELECT COUNT(*) FROM jobs WHERE status = ?1";

@@ -1,0 +1,184 @@
+//! Starts the real `wades` binary on an ephemeral port, with its own data
+//! folder, and stops it when dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// e.g. `http://127.0.0.1:40123`
+    pub base: String,
+    /// Its data folder.
+    pub data: PathBuf,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The binary cargo built next to this test.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("wades");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --release -p wades`",
+        bin.display()
+    );
+    bin
+}
+
+/// The built-in components, built by `cargo xtask guests`.
+pub fn guests() -> PathBuf {
+    let dir = root().join("target/wasm");
+    assert!(
+        dir.join("echo.wasm").exists(),
+        "build the example components first: `cargo xtask guests`"
+    );
+    dir
+}
+
+/// A data folder whose compiled-artifact cache is already warm, so that
+/// servers start in well under a second.
+fn warm_artifacts() -> &'static Path {
+    static WARM: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_keep, path) = WARM.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        drop(Server::start_with(&data, &[]));
+        (dir, data.join("artifacts"))
+    });
+    path
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+impl Server {
+    /// A server on a fresh data folder (kept in `dir`).
+    pub fn start(dir: &tempfile::TempDir) -> Server {
+        Server::start_env(dir, &[])
+    }
+
+    /// A fresh server with extra environment.
+    pub fn start_env(dir: &tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+        let data = dir.path().join("data");
+        if !data.join("artifacts").exists() {
+            copy_dir(warm_artifacts(), &data.join("artifacts"));
+        }
+        Server::start_with(&data, env)
+    }
+
+    /// A server on `data` as it is (restarts use this).
+    pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
+        std::fs::create_dir_all(data).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("server.log"))
+            .unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--builtin-dir")
+            .arg(guests())
+            // Tests serve href inputs from loopback.
+            .env("WADES_FETCH_ALLOW", "127.0.0.0/8")
+            .env("WADES_WORKERS", "2")
+            .stdout(Stdio::piped())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("wades starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep reading so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "wades did not start; see {}",
+                    data.join("server.log").display()
+                )
+            });
+        let base = line
+            .strip_prefix("wades listening on ")
+            .expect("the ready line")
+            .to_string();
+        Server {
+            child,
+            base,
+            data: data.to_path_buf(),
+        }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Kills the server with SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A blocking client without redirects or proxies.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Polls the job at `url` until its status is final.
+pub fn wait_final(url: &str, timeout: Duration) -> serde_json::Value {
+    let c = client();
+    let start = Instant::now();
+    loop {
+        let status: serde_json::Value = c.get(url).send().unwrap().json().unwrap();
+        if matches!(
+            status["status"].as_str(),
+            Some("successful" | "failed" | "dismissed")
+        ) {
+            return status;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "job at {url} still {} after {timeout:?}",
+            status["status"]
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
