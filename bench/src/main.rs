@@ -10,7 +10,12 @@
 //!   the same Rust code compiled natively; with epoch interruption only, and
 //!   with fuel metering on top.
 //!
-//! `cargo xtask bench [hello|nd] [--quick]`
+//! - `http`: M1 (sync hello-world at concurrency 32 with wrk) and M3
+//!   (10,000 async echo jobs) against the real server.
+//!
+//! `cargo xtask bench [hello|nd|http] [--quick]`
+
+mod http;
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -38,6 +43,9 @@ async fn main() -> Result<()> {
     );
     if wants("hello") {
         hello(if quick { 2_000 } else { 20_000 }).await?;
+    }
+    if wants("http") {
+        http::run(quick).await?;
     }
     if wants("nd") {
         nd(if quick { 1024 } else { 4096 }, if quick { 3 } else { 11 }).await?;

@@ -24,14 +24,19 @@ use std::time::Duration;
 /// enough that a wedged database shows up as an error rather than a hang.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// SQLite runs one writer at a time, so more connections only help readers;
-/// this is plenty for listing while workers write.
-const MAX_CONNECTIONS: u32 = 8;
+/// Readers run side by side under WAL.
+const MAX_READERS: u32 = 8;
 
-/// The job store. Cheap to clone; clones share one connection pool.
+/// The job store. Cheap to clone; clones share the pools.
+///
+/// SQLite runs one writer at a time. Several writing connections would
+/// contend through the busy handler, which sleeps and retries and turns
+/// milliseconds into hundreds of them under load; one writing connection
+/// queues writes in the pool instead, fairly and without sleeping.
 #[derive(Debug, Clone)]
 pub struct JobStore {
-    pool: SqlitePool,
+    writer: SqlitePool,
+    reader: SqlitePool,
 }
 
 impl JobStore {
@@ -52,12 +57,16 @@ impl JobStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(JobStore { pool })
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(MAX_READERS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(JobStore { writer, reader })
     }
 
     /// Stores a new job. Fails with [`StoreError::DuplicateJob`] if the id is taken.
@@ -76,7 +85,7 @@ impl JobStore {
             .bind(serde_json::to_string(&job.request)?)
             .bind(json_text(job.results.as_ref())?)
             .bind(json_text(job.error.as_ref())?)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| StoreError::for_job(e, &job.id))?;
         Ok(())
@@ -86,7 +95,7 @@ impl JobStore {
     pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
         let row: Option<JobRow> = sqlx::query_as(queries::GET)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.map(JobRecord::try_from).transpose()
     }
@@ -101,7 +110,7 @@ impl JobStore {
     pub async fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, bool), StoreError> {
         let rows: Vec<JobRow> = list::query(filter, now_micros())
             .build_query_as()
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
         let mut jobs = records(rows)?;
         let more = jobs.len() > filter.limit as usize;
@@ -120,7 +129,7 @@ impl JobStore {
         // (launchbadge/sqlx#2099). The same holds for every RETURNING below.
         let rows: Vec<JobRow> = sqlx::query_as(queries::CLAIM_NEXT)
             .bind(now_micros())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         Ok(records(rows)?.pop())
     }
@@ -131,7 +140,7 @@ impl JobStore {
         let rows: Vec<JobRow> = sqlx::query_as(queries::CLAIM)
             .bind(now_micros())
             .bind(id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         Ok(records(rows)?.pop())
     }
@@ -150,7 +159,7 @@ impl JobStore {
             .bind(message)
             .bind(now_micros())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -180,7 +189,7 @@ impl JobStore {
             .bind(json_text(error)?)
             .bind(now_micros())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -194,7 +203,7 @@ impl JobStore {
         let rows: Vec<JobRow> = sqlx::query_as(queries::DISMISS)
             .bind(now_micros())
             .bind(id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         match records(rows)?.pop() {
             Some(job) => Ok(Some(job)),
@@ -221,7 +230,7 @@ impl JobStore {
         });
         // One transaction, so a crash during recovery cannot leave half the
         // jobs resumed and the rest failed by the second statement's rule.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let resumed = sqlx::query(queries::RESUME_INTERRUPTED)
             .bind(now)
             .bind(i64::from(max_attempts))
@@ -244,7 +253,7 @@ impl JobStore {
         if lines.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for line in lines {
             sqlx::query(queries::APPEND_LOG)
                 .bind(id)
@@ -263,7 +272,7 @@ impl JobStore {
     pub async fn logs(&self, id: &str) -> Result<Vec<LogLine>, StoreError> {
         let rows: Vec<LogRow> = sqlx::query_as(queries::LOGS)
             .bind(id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
         rows.into_iter().map(LogLine::try_from).collect()
     }
@@ -272,7 +281,7 @@ impl JobStore {
     pub async fn count(&self, status: JobStatus) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(queries::COUNT)
             .bind(status.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
     }

@@ -702,7 +702,8 @@ async fn reopening_keeps_everything() {
     store.append_logs("a", &logs).await.unwrap();
 
     let (before, _) = store.list(&all()).await.unwrap();
-    store.pool.close().await;
+    store.writer.close().await;
+    store.reader.close().await;
 
     // Opening again runs the migrations again, which must be a no-op.
     let store = JobStore::open(&path).await.unwrap();

@@ -1,0 +1,165 @@
+//! Real OGC API - Processes clients from PyPI, run as a new user would run
+//! them, against the real `wades` binary: OWSLib and ogc-api-processes-client
+//! (pinned in `tests/clients/requirements.txt`) list the processes, describe
+//! `echo`, execute it synchronously and asynchronously and read the results
+//! (`tests/clients/*.py`).
+//!
+//! The clients are installed into a virtualenv at `target/client-venv`, made
+//! once with `python3 -m venv` and reused: `pip install -r` runs again only
+//! when the requirements change (a stamp file holds the ones installed).
+
+mod common;
+
+use common::Server;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one script may take, server work included.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
+}
+
+/// Runs `cmd` to completion, panicking with its output when it fails.
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The virtualenv's python, with the requirements installed.
+fn venv_python() -> PathBuf {
+    let venv = root().join("target/client-venv");
+    let python = venv.join("bin/python");
+    let requirements = clients_dir().join("requirements.txt");
+    // The stamp is a copy of the requirements the venv was made from.
+    let wanted = std::fs::read_to_string(&requirements).expect("tests/clients/requirements.txt");
+    let stamp = venv.join("requirements.stamp");
+
+    // A venv whose interpreter is gone (python upgraded) is made anew.
+    let works = python.exists()
+        && Command::new(&python)
+            .args(["-c", "pass"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !works {
+        if venv.exists() {
+            std::fs::remove_dir_all(&venv).expect("remove the broken venv");
+        }
+        println!("creating {} with python3 -m venv", venv.display());
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            "python3 -m venv (python3 with its venv module is needed)",
+        );
+    }
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return python;
+    }
+    let _ = std::fs::remove_file(&stamp);
+    println!("pip install -r {}", requirements.display());
+    let start = Instant::now();
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "-r",
+            ])
+            .arg(&requirements),
+        "pip install -r tests/clients/requirements.txt",
+    );
+    println!("installed in {:.1?}", start.elapsed());
+    std::fs::write(&stamp, wanted).expect("write the requirements stamp");
+    python
+}
+
+/// Runs one client script against `base`; `Err` holds why and everything
+/// the script printed.
+fn run_script(python: &Path, script: &str, base: &str, logs: &Path) -> Result<String, String> {
+    let stdout_path = logs.join(format!("{script}.stdout"));
+    let stderr_path = logs.join(format!("{script}.stderr"));
+    let mut child = Command::new(python)
+        .arg(clients_dir().join(script))
+        .arg(base)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env_remove("PYTHONPATH")
+        .env_remove("PYTHONHOME")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > SCRIPT_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = format!(
+        "--- {script} stdout\n{}--- {script} stderr\n{}",
+        std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
+    );
+    match status {
+        Some(s) if s.success() => Ok(output),
+        Some(s) => Err(format!("{script} failed ({s})\n{output}")),
+        None => Err(format!(
+            "{script} timed out after {SCRIPT_TIMEOUT:?}\n{output}"
+        )),
+    }
+}
+
+#[test]
+fn python_clients_execute_echo_sync_and_async() {
+    let python = venv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir);
+    let mut failures = Vec::new();
+    for script in ["owslib_client.py", "processes_client.py"] {
+        match run_script(&python, script, &server.base, dir.path()) {
+            Ok(output) => println!("{output}"),
+            Err(report) => {
+                println!("{report}");
+                failures.push(report);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        let log = std::fs::read_to_string(server.data.join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        panic!(
+            "{} of 2 client scripts failed:\n\n{}\n--- server.log (last lines)\n{}",
+            failures.len(),
+            failures.join("\n\n"),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+}
