@@ -1,6 +1,6 @@
 //! The job list, job status, dismissal, results and logs.
 
-use super::processes::{page, page_link, pairs};
+use super::processes::{page, page_links, pairs};
 use super::results::{self, Form};
 use super::AppState;
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn time(s: &str) -> Result<Option<DateTime<Utc>>> {
     if s.is_empty() || s == ".." {
@@ -83,28 +83,7 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
         app.jobs.list(&filter).await?
     };
     let b = &app.base;
-    let mut links =
-        vec![json!({"href": format!("{b}/jobs"), "rel": "self", "type": "application/json"})];
-    if more {
-        links.push(page_link(
-            b,
-            "/jobs",
-            &pairs,
-            "next",
-            page.offset + page.limit,
-            page.limit,
-        ));
-    }
-    if page.offset > 0 {
-        links.push(page_link(
-            b,
-            "/jobs",
-            &pairs,
-            "prev",
-            page.offset.saturating_sub(page.limit),
-            page.limit,
-        ));
-    }
+    let links = page_links(b, "/jobs", &pairs, &page, more);
     Ok(Json(job_list(&jobs, b, links)))
 }
 

@@ -46,8 +46,8 @@ pub fn pairs(query: Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A `next`/`prev` link to the same path with another offset.
-pub fn page_link(
+/// A link to the same path with another offset.
+fn page_link(
     base: &str,
     path: &str,
     pairs: &[(String, String)],
@@ -64,6 +64,39 @@ pub fn page_link(
     json!({"href": format!("{base}{path}?{}", q.finish()), "rel": rel, "type": "application/json"})
 }
 
+/// `self`, and `next`/`prev` where there are more items that way.
+pub fn page_links(
+    base: &str,
+    path: &str,
+    pairs: &[(String, String)],
+    page: &Page,
+    more: bool,
+) -> Vec<Value> {
+    let mut links =
+        vec![json!({"href": format!("{base}{path}"), "rel": "self", "type": "application/json"})];
+    if more {
+        links.push(page_link(
+            base,
+            path,
+            pairs,
+            "next",
+            page.offset + page.limit,
+            page.limit,
+        ));
+    }
+    if page.offset > 0 {
+        links.push(page_link(
+            base,
+            path,
+            pairs,
+            "prev",
+            page.offset.saturating_sub(page.limit),
+            page.limit,
+        ));
+    }
+    links
+}
+
 /// `GET /processes`.
 pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
     let pairs = pairs(query);
@@ -76,28 +109,8 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
         .take(page.limit as usize)
         .map(|e| crate::ogc::description::process_summary(e.process.description(), b, e.mutable))
         .collect();
-    let mut links =
-        vec![json!({"href": format!("{b}/processes"), "rel": "self", "type": "application/json"})];
-    if (page.offset + page.limit) < all.len() as u32 {
-        links.push(page_link(
-            b,
-            "/processes",
-            &pairs,
-            "next",
-            page.offset + page.limit,
-            page.limit,
-        ));
-    }
-    if page.offset > 0 {
-        links.push(page_link(
-            b,
-            "/processes",
-            &pairs,
-            "prev",
-            page.offset.saturating_sub(page.limit),
-            page.limit,
-        ));
-    }
+    let more = (page.offset + page.limit) < all.len() as u32;
+    let links = page_links(b, "/processes", &pairs, &page, more);
     Ok(Json(json!({"processes": summaries, "links": links})))
 }
 
