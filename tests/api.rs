@@ -24,6 +24,19 @@ fn post(s: &Server, path: &str, body: &Value, prefer: Option<&str>) -> reqwest::
     req.send().unwrap()
 }
 
+/// The document behind the link `rel` of `doc`, if it has one.
+fn follow(doc: &Value, rel: &str) -> Option<Value> {
+    let link = doc["links"].as_array()?.iter().find(|l| l["rel"] == rel)?;
+    Some(
+        client()
+            .get(link["href"].as_str()?)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap(),
+    )
+}
+
 fn assert_exception(status: StatusCode, body: &Value, want_status: u16, kind: &str) {
     assert_eq!(status.as_u16(), want_status, "{body}");
     assert!(
@@ -138,18 +151,7 @@ fn processes_are_listed_paged_and_described() {
 
     let (_, page) = get(&s, "/processes?limit=3");
     assert_eq!(page["processes"].as_array().unwrap().len(), 3);
-    let next = page["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["rel"] == "next")
-        .expect("next link");
-    let rest: Value = client()
-        .get(next["href"].as_str().unwrap())
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let rest = follow(&page, "next").expect("next link");
     assert_eq!(rest["processes"][0]["id"], "otsu");
     assert!(
         !rest["links"]
@@ -506,18 +508,7 @@ fn the_job_list_filters_and_pages() {
 
     let (_, page) = get(&s, "/jobs?limit=3");
     assert_eq!(page["jobs"].as_array().unwrap().len(), 3);
-    let next = page["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["rel"] == "next")
-        .expect("next link");
-    let rest: Value = client()
-        .get(next["href"].as_str().unwrap())
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let rest = follow(&page, "next").expect("next link");
     assert_eq!(rest["jobs"].as_array().unwrap().len(), 1);
 
     let (status, body) = get(&s, "/jobs?status=sleeping");

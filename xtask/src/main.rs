@@ -43,48 +43,16 @@ fn main() -> Result<()> {
         Some("serve") => {
             let wasm = build_guests(&root)?;
             let wasm = wasm.to_str().expect("utf-8 path");
-            let mut serve = vec![
-                "run",
-                "--release",
-                "--package",
-                "wades",
-                "--",
-                "serve",
-                "--builtin-dir",
-                wasm,
-            ];
+            let mut serve = vec!["serve", "--builtin-dir", wasm];
             serve.extend(args[1..].iter().map(String::as_str));
-            cargo(&root, &serve)
+            wades(&root, &serve)
         }
         Some("demo") => {
             let wasm = build_guests(&root)?;
             let hello = wasm.join("hello-world.wasm");
             let hello = hello.to_str().expect("utf-8 path");
-            cargo(
-                &root,
-                &[
-                    "run",
-                    "--release",
-                    "--package",
-                    "wades",
-                    "--",
-                    "describe",
-                    hello,
-                ],
-            )?;
-            cargo(
-                &root,
-                &[
-                    "run",
-                    "--release",
-                    "--package",
-                    "wades",
-                    "--",
-                    "run",
-                    hello,
-                    "name=World",
-                ],
-            )
+            wades(&root, &["describe", hello])?;
+            wades(&root, &["run", hello, "name=World"])
         }
         Some("bench") => {
             build_guests(&root)?;
@@ -117,6 +85,13 @@ fn cargo(root: &Path, args: &[&str]) -> Result<()> {
         bail!("cargo {} failed", args.join(" "));
     }
     Ok(())
+}
+
+/// `wades ARGS` through cargo, so the binary is built first.
+fn wades(root: &Path, args: &[&str]) -> Result<()> {
+    let mut run = vec!["run", "--release", "--package", "wades", "--"];
+    run.extend_from_slice(args);
+    cargo(root, &run)
 }
 
 fn env_cargo() -> String {
