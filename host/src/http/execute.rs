@@ -4,9 +4,9 @@ use super::prefer::Prefer;
 use super::results::{self, Form};
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::jobs::{JobRequest, WantedOutput};
+use crate::jobs::JobRequest;
 use crate::model::JobControl;
-use crate::ogc::execute::{parse_execute, ResponseForm, Transmission};
+use crate::ogc::execute::{parse_execute, ResponseForm};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -53,22 +53,7 @@ pub async fn execute(
     };
     let job_request = JobRequest {
         inputs: request.inputs,
-        outputs: request
-            .outputs
-            .into_iter()
-            .map(|o| WantedOutput {
-                id: o.id,
-                by_reference: o.transmission == Transmission::Reference,
-                media_type: o.media_type,
-            })
-            .collect(),
-        response: request.response.map(|r| {
-            if r == ResponseForm::Raw {
-                "raw".into()
-            } else {
-                "document".into()
-            }
-        }),
+        outputs: request.outputs,
     };
     let job = app.jobs.submit(&id, job_request).await?;
     let mut applied = Vec::new();

@@ -3,7 +3,6 @@
 
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::jobs::WantedOutput;
 use crate::model::JobRecord;
 use crate::ogc::results::StoredOutput;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -47,7 +46,7 @@ fn raw(app: &AppState, job: &JobRecord, output: &StoredOutput) -> Result<Raw> {
 
 fn selected<'a>(
     outputs: &'a [(String, StoredOutput)],
-    wanted: &[WantedOutput],
+    wanted: &[crate::ogc::OutputRequest],
 ) -> Vec<&'a (String, StoredOutput)> {
     outputs
         .iter()
@@ -73,31 +72,11 @@ pub fn render(app: &AppState, job: &JobRecord, form: Form) -> Result<Response> {
         Form::Raw => multipart(app, job, &chosen),
         _ => {
             let owned: Vec<(String, StoredOutput)> = chosen.into_iter().cloned().collect();
-            let doc = crate::ogc::results::results_document(
-                &owned,
-                &wanted_refs(&request.outputs),
-                &job.id,
-                &app.base,
-            );
+            let doc =
+                crate::ogc::results::results_document(&owned, &request.outputs, &job.id, &app.base);
             Ok(axum::Json(doc).into_response())
         }
     }
-}
-
-/// The outputs requested by reference, as the wire module expects them.
-fn wanted_refs(wanted: &[WantedOutput]) -> Vec<crate::ogc::execute::OutputRequest> {
-    wanted
-        .iter()
-        .map(|w| crate::ogc::execute::OutputRequest {
-            id: w.id.clone(),
-            transmission: if w.by_reference {
-                crate::ogc::execute::Transmission::Reference
-            } else {
-                crate::ogc::execute::Transmission::Value
-            },
-            media_type: w.media_type.clone(),
-        })
-        .collect()
 }
 
 /// One output of a job, raw.

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue};
 use crate::ogc::results::{stored_from_value, StoredOutput};
+use crate::ogc::OutputRequest;
 use crate::registry::Registry;
 use crate::runtime::{Job as RuntimeJob, JobDirs, RunError, Runtime};
 use crate::store::JobStore;
@@ -26,21 +27,8 @@ use tokio_util::sync::CancellationToken;
 pub struct JobRequest {
     /// Validated inputs; hrefs are fetched when the job starts.
     pub inputs: Vec<NamedValue>,
-    /// Outputs the client wants; empty means all.
-    pub outputs: Vec<WantedOutput>,
-    /// `raw` or `document` (1.0 `response`), if the client said.
-    pub response: Option<String>,
-}
-
-/// One output a client asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WantedOutput {
-    /// Output id.
-    pub id: String,
-    /// Served as a link rather than inline.
-    pub by_reference: bool,
-    /// Requested media type.
-    pub media_type: Option<String>,
+    /// Outputs the client wants, and how; empty means all, by value.
+    pub outputs: Vec<OutputRequest>,
 }
 
 /// The job service. Cheap to clone.

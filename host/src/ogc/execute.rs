@@ -23,8 +23,8 @@ pub struct ExecuteRequest {
     pub subscriber: Option<Subscriber>,
 }
 
-/// How the client wants one output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the client wants one output. Stored with the job, hence serde.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutputRequest {
     /// Output id.
     pub id: String,
@@ -36,7 +36,7 @@ pub struct OutputRequest {
 }
 
 /// OGC `transmissionMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Transmission {
     /// Inline in the response.
     #[default]
