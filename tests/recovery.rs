@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 #[test]
 fn after_kill_9_every_job_reaches_a_final_state_with_its_results() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(&dir);
+    // Four at a time, 50 ms each: the 200 jobs take about 2.5 s, so the
+    // kill below lands mid-run.
+    let mut s = Server::start_env(&dir, &[("WADES_RUNNING_JOBS", "4")]);
     let c = client();
     let mut ids = Vec::new();
     for i in 0..200 {
-        let body = json!({"inputs": {"stringInput": format!("job {i}"), "pause": 0.02}});
+        let body = json!({"inputs": {"stringInput": format!("job {i}"), "pause": 0.05}});
         let r = c
             .post(s.url("/processes/echo/execution"))
             .header("Prefer", "respond-async")

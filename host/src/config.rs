@@ -9,7 +9,9 @@
 //! public_url = "https://processes.example.org"  # base of every link; default http://<bind>
 //! builtin_dir = "target/wasm"                   # where the built-in components are
 //! builtins = ["hello-world", "echo", "normalized-difference", "otsu"]
-//! workers = 2                                   # jobs running at once; default: CPUs
+//! workers = 2                                   # guests executing at once; default: CPUs
+//! running_jobs = 64                             # jobs in `running` at once (staging, waiting
+//!                                               # for a worker, executing, storing results)
 //! max_body_bytes = 67108864
 //!
 //! [limits]                                      # per job; processes and requests may only lower them
@@ -41,8 +43,12 @@ pub struct Config {
     pub builtin_dir: Option<PathBuf>,
     /// Which components of `builtin_dir` are built-in processes.
     pub builtins: Vec<String>,
-    /// Jobs running at once.
+    /// Guests executing at once: CPU-bound work, so about one per core.
     pub workers: usize,
+    /// Jobs in the `running` state at once. A job also spends time staging
+    /// inputs and storing results, which need no CPU, so this is larger
+    /// than `workers`; the rest wait in the queue as `accepted`.
+    pub running_jobs: usize,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Per-job limits.
@@ -88,6 +94,7 @@ impl Default for Config {
                 .map(String::from)
                 .to_vec(),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            running_jobs: 64,
             max_body_bytes: 64 << 20,
             limits: LimitsConfig::default(),
             fetch: FetchConfig::default(),
@@ -150,6 +157,9 @@ impl Config {
         if let Some(v) = var("WADES_WORKERS") {
             self.workers = parse("WADES_WORKERS", v)?;
         }
+        if let Some(v) = var("WADES_RUNNING_JOBS") {
+            self.running_jobs = parse("WADES_RUNNING_JOBS", v)?;
+        }
         if let Some(v) = var("WADES_FETCH_ALLOW") {
             self.fetch.allow = v
                 .split(',')
@@ -165,6 +175,15 @@ impl Config {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// The job service settings.
+    pub fn jobs(&self) -> crate::jobs::JobsConfig {
+        crate::jobs::JobsConfig {
+            workers: self.workers,
+            running_jobs: self.running_jobs,
+            max_attempts: self.max_attempts,
         }
     }
 

@@ -31,8 +31,15 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         tracing::warn!("no builtin_dir configured: the server starts without built-in processes");
     }
     let fetcher = Fetcher::new(&config.fetch)?;
-    let jobs = Jobs::new(store, registry.clone(), runtime, fetcher, &config.data_dir);
-    jobs.start(config.workers, config.max_attempts).await?;
+    let jobs = Jobs::new(
+        store,
+        registry.clone(),
+        runtime,
+        fetcher,
+        &config.data_dir,
+        config.jobs(),
+    )?;
+    jobs.start().await?;
     let state = AppState {
         registry,
         jobs: jobs.clone(),

@@ -6,7 +6,7 @@ use super::AppState;
 use crate::error::{Error, Result};
 use crate::jobs::JobRequest;
 use crate::model::JobControl;
-use crate::ogc::execute::{parse_execute, ResponseForm};
+use crate::ogc::execute::ResponseForm;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -33,8 +33,10 @@ pub async fn execute(
     let bytes = body(raw_body)?;
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::BadRequest(format!("the request body is not JSON: {e}")))?;
-    let request =
-        parse_execute(&json, description).map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    let request = entry
+        .parser
+        .parse(&json)
+        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
     let prefer = Prefer::from_headers(&headers);
     let can_sync = description
         .job_control_options
@@ -55,7 +57,6 @@ pub async fn execute(
         inputs: request.inputs,
         outputs: request.outputs,
     };
-    let job = app.jobs.submit(&id, job_request).await?;
     let mut applied = Vec::new();
     if let Some(m) = prefer.minimal {
         applied.push(if m {
@@ -65,6 +66,7 @@ pub async fn execute(
         });
     }
     if run_async {
+        let job = app.jobs.submit(&id, job_request).await?;
         if prefer.respond_async {
             applied.push("respond-async".into());
         }
@@ -84,7 +86,7 @@ pub async fn execute(
         add_applied(&mut response, &applied)?;
         return Ok(response);
     }
-    let job = app.jobs.wait(&job.id, None).await?;
+    let job = app.jobs.run_sync(&id, job_request).await?;
     let mut response = results::render(&app, &job, form)?;
     response.headers_mut().insert(
         header::LINK,

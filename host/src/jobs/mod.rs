@@ -1,9 +1,21 @@
-//! Jobs: queued in the database, run by a bounded pool of workers, observed
-//! and dismissed by clients. Guests never run on the HTTP threads: a sync
-//! execution is a job like any other that the handler waits for.
+//! Jobs: queued in the database, run under a bound on how many are running,
+//! observed and dismissed by clients.
+//!
+//! An async job is stored `accepted`; one dispatcher task claims queued jobs
+//! in batches, as many as there are free running slots, and runs each in its
+//! own task. A sync job skips the queue: the client is waiting, so it is
+//! stored directly as `running` once it has a slot, and runs the same way.
+//! Either way the job runs in a task of its own, so a client that hangs up
+//! does not stop it half-way.
+//!
+//! Dismissal races with claiming: a job's cancel handle is published by the
+//! store's claim before any later write, a dismissal included, is answered
+//! (see [`JobStore::claim_batch`]), so a dismissal either stops the claim or
+//! finds the handle.
 
 mod events;
 mod staging;
+mod threads;
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -12,14 +24,14 @@ use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
 use crate::registry::Registry;
 use crate::runtime::{Job as RuntimeJob, JobDirs, RunError, Runtime};
-use crate::store::JobStore;
+use crate::store::{JobStore, StoreError};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, Mutex as AsyncMutex, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// What a client asked a job to do, as stored with the job.
@@ -43,10 +55,33 @@ struct Inner {
     runtime: Runtime,
     fetcher: Fetcher,
     dir: PathBuf,
-    running: Mutex<HashMap<String, CancellationToken>>,
+    /// Cancel handles of the jobs this node is running.
+    running: Arc<Mutex<HashMap<String, CancellationToken>>>,
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    /// Wakes the dispatcher when a job is queued.
     wake: Notify,
+    /// One permit per job that may be running at once.
+    slots: Arc<Semaphore>,
+    max_attempts: u32,
+    threads: threads::JobThreads,
 }
+
+/// How many jobs run at once, and where.
+#[derive(Debug, Clone, Copy)]
+pub struct JobsConfig {
+    /// Threads that execute guests.
+    pub workers: usize,
+    /// Jobs in the `running` state at once.
+    pub running_jobs: usize,
+    /// Times a job is started before a crash loop fails it.
+    pub max_attempts: u32,
+}
+
+/// Most queued jobs claimed in one statement.
+const CLAIM_BATCH: usize = 64;
+
+/// How long a sync job may run before its row is written.
+pub const SYNC_WRITE_BEHIND: Duration = Duration::from_millis(50);
 
 impl Jobs {
     /// A service over `store`, keeping job files under `data_dir/jobs`.
@@ -56,56 +91,98 @@ impl Jobs {
         runtime: Runtime,
         fetcher: Fetcher,
         data_dir: &std::path::Path,
-    ) -> Self {
-        Jobs {
+        config: JobsConfig,
+    ) -> Result<Self> {
+        Ok(Jobs {
             inner: Arc::new(Inner {
                 store,
                 registry,
                 runtime,
                 fetcher,
                 dir: data_dir.join("jobs"),
-                running: Mutex::new(HashMap::new()),
+                running: Arc::new(Mutex::new(HashMap::new())),
                 waiters: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
+                slots: Arc::new(Semaphore::new(config.running_jobs.max(1))),
+                max_attempts: config.max_attempts,
+                threads: threads::JobThreads::new(config.workers)?,
             }),
-        }
+        })
     }
 
     /// Puts jobs a crash left running back in the queue (or fails them after
-    /// `max_attempts`), then starts `workers` workers.
-    pub async fn start(&self, workers: usize, max_attempts: u32) -> Result<()> {
-        let (resumed, failed) = self.inner.store.recover_interrupted(max_attempts).await?;
+    /// `max_attempts`), then starts taking jobs from the queue.
+    pub async fn start(&self) -> Result<()> {
+        let inner = &self.inner;
+        let (resumed, failed) = inner.store.recover_interrupted(inner.max_attempts).await?;
         if resumed + failed > 0 {
             tracing::warn!(resumed, failed, "recovered jobs interrupted by a restart");
         }
-        for _ in 0..workers.max(1) {
-            let inner = self.inner.clone();
-            tokio::spawn(async move { worker(inner).await });
-        }
+        inner.threads.handle().spawn(dispatch(inner.clone()));
         Ok(())
     }
 
     /// Queues a job of `process_id`.
     pub async fn submit(&self, process_id: &str, request: JobRequest) -> Result<JobRecord> {
-        let now = Utc::now();
-        let job = JobRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            process_id: process_id.to_string(),
-            status: JobStatus::Accepted,
-            message: Some("accepted".into()),
-            progress: Some(0),
-            created: now,
-            started: None,
-            finished: None,
-            updated: now,
-            attempts: 0,
-            request: serde_json::to_value(&request).map_err(|e| Error::Internal(e.to_string()))?,
-            results: None,
-            error: None,
-        };
+        let job = new_record(process_id, &request)?;
         self.inner.store.insert(&job).await?;
         self.inner.wake.notify_one();
         Ok(job)
+    }
+
+    /// Runs a job of `process_id` now, without queueing it behind async
+    /// jobs, and returns it once final. It is stored, listed and
+    /// dismissable like any other job.
+    ///
+    /// Its row is written behind: a job that ends within
+    /// [`SYNC_WRITE_BEHIND`] is stored once, already final, which halves
+    /// the writes of short jobs; a longer one is stored as `running` then,
+    /// and finished like an async job. Until then no client knows its id
+    /// (the response carries it), and if the server dies first the client
+    /// sees the connection fail, so nothing it was told about is lost.
+    pub async fn run_sync(&self, process_id: &str, request: JobRequest) -> Result<JobRecord> {
+        let slot = self
+            .inner
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut job = new_record(process_id, &request)?;
+        job.status = JobStatus::Running;
+        job.message = Some("running".into());
+        job.started = Some(job.created);
+        job.attempts = 1;
+        // Published before the job is stored, so no dismissal can miss it.
+        self.inner
+            .running
+            .lock()
+            .expect("running")
+            .insert(job.id.clone(), CancellationToken::new());
+        let row = Arc::new(AsyncMutex::new(Row::Deferred));
+        let inner = self.inner.clone();
+        let (running, deferred) = (job.clone(), row.clone());
+        let mut task = self.inner.threads.handle().spawn(async move {
+            let done = run(&inner, running, Some(deferred)).await;
+            drop(slot);
+            done
+        });
+        let joined = tokio::select! {
+            joined = &mut task => joined,
+            _ = tokio::time::sleep(SYNC_WRITE_BEHIND) => {
+                let mut row = row.lock().await;
+                if *row == Row::Deferred {
+                    match self.inner.store.insert(&job).await {
+                        Ok(()) => *row = Row::Written,
+                        // Left deferred: the job will try again with its final row.
+                        Err(e) => tracing::warn!(job = %job.id, error = %e, "storing a running sync job failed"),
+                    }
+                }
+                drop(row);
+                task.await
+            }
+        };
+        joined.map_err(|e| Error::Internal(e.to_string()))?
     }
 
     /// The job `id`.
@@ -234,79 +311,205 @@ fn remove_dir(path: &std::path::Path) {
     }
 }
 
-async fn worker(inner: Arc<Inner>) {
+/// A new job of `process_id`, `accepted`.
+fn new_record(process_id: &str, request: &JobRequest) -> Result<JobRecord> {
+    let now = Utc::now();
+    Ok(JobRecord {
+        // Time-ordered ids land at the end of the primary key's b-tree
+        // instead of on a random page, so a batch of new jobs dirties (and
+        // writes to the WAL) a few pages rather than one per job. 74 random
+        // bits keep them unguessable.
+        id: uuid::Uuid::now_v7().to_string(),
+        process_id: process_id.to_string(),
+        status: JobStatus::Accepted,
+        message: Some("accepted".into()),
+        progress: Some(0),
+        created: now,
+        started: None,
+        finished: None,
+        updated: now,
+        attempts: 0,
+        request: serde_json::to_value(request).map_err(|e| Error::Internal(e.to_string()))?,
+        results: None,
+        error: None,
+    })
+}
+
+/// Claims queued jobs whenever running slots are free, and runs them.
+async fn dispatch(inner: Arc<Inner>) {
     loop {
-        match inner.store.claim_next().await {
-            Ok(Some(job)) => {
-                let id = job.id.clone();
-                run(&inner, job).await;
-                inner.notify_final(&id);
+        let Ok(first) = inner.slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut slots = vec![first];
+        while slots.len() < CLAIM_BATCH {
+            match inner.slots.clone().try_acquire_owned() {
+                Ok(slot) => slots.push(slot),
+                Err(_) => break,
             }
-            Ok(None) => {
+        }
+        let running = inner.running.clone();
+        let claimed = inner
+            .store
+            .claim_batch(slots.len(), move |jobs| {
+                let mut running = running.lock().expect("running");
+                for job in jobs {
+                    running.insert(job.id.clone(), CancellationToken::new());
+                }
+            })
+            .await;
+        match claimed {
+            Ok(jobs) if jobs.is_empty() => {
+                drop(slots);
                 // The timeout also picks up jobs queued by another node.
                 let _ =
                     tokio::time::timeout(Duration::from_millis(500), inner.wake.notified()).await;
             }
+            Ok(jobs) => {
+                for (job, slot) in jobs.into_iter().zip(slots) {
+                    let inner = inner.clone();
+                    tokio::spawn(async move {
+                        run(&inner, job, None).await.ok();
+                        drop::<OwnedSemaphorePermit>(slot);
+                    });
+                }
+            }
             Err(e) => {
-                tracing::error!(error = %e, "claiming a job failed");
+                tracing::error!(error = %e, "claiming jobs failed");
+                drop(slots);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
 }
 
-async fn run(inner: &Inner, job: JobRecord) {
-    let token = CancellationToken::new();
-    inner
+/// Runs a job that is stored as `running` and has its cancel handle
+/// published, records how it ended, and returns it as it now stands.
+/// Where a sync job's row stands; see [`Jobs::run_sync`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    /// Not written yet: the job writes its final row at the end.
+    Deferred,
+    /// Written as `running`: the job finishes it like any other.
+    Written,
+}
+
+/// Runs a job that has its cancel handle published and whose row is
+/// `running` (or deferred), records how it ended, and returns it as it now
+/// stands.
+async fn run(
+    inner: &Inner,
+    job: JobRecord,
+    row: Option<Arc<AsyncMutex<Row>>>,
+) -> Result<JobRecord> {
+    let token = inner
         .running
         .lock()
         .expect("running")
-        .insert(job.id.clone(), token.clone());
-    let outcome = match inner.store.get(&job.id).await {
-        // Dismissed between claim and registration: never start.
-        Ok(Some(j)) if j.status == JobStatus::Dismissed => Err(RunError::Cancelled),
-        _ => execute(inner, &job, token).await,
+        .get(&job.id)
+        .cloned()
+        .unwrap_or_default();
+    let outcome = if token.is_cancelled() {
+        // Dismissed between its claim and now: never start.
+        Err(RunError::Cancelled)
+    } else {
+        execute(inner, &job, token).await
     };
-    inner.running.lock().expect("running").remove(&job.id);
     let job_dir = inner.dir.join(&job.id);
     remove_dir(&job_dir.join("inputs"));
-    let finished = match outcome {
-        Ok(outputs) => match serde_json::to_value(&outputs) {
-            Ok(results) => {
-                inner
-                    .store
-                    .finish(
-                        &job.id,
-                        JobStatus::Successful,
-                        Some("completed"),
-                        Some(&results),
-                        None,
-                    )
-                    .await
-            }
-            Err(e) => fail(inner, &job.id, RunError::Host(e.to_string())).await,
-        },
-        Err(e) => fail(inner, &job.id, e).await,
+    let end = End::of(outcome);
+    // Held until the end is recorded, so the row is written exactly once.
+    let row = match &row {
+        Some(row) => Some(row.lock().await),
+        None => None,
     };
-    match finished {
-        Ok(true) => {}
+    let id = job.id.as_str();
+    let finish = |end: End| async move {
+        let (results, error) = (end.results.as_ref(), end.error.as_ref());
+        inner
+            .store
+            .finish(id, end.status, Some(&end.message), results, error)
+            .await
+    };
+    let finished = match row.as_deref() {
+        Some(Row::Deferred) => {
+            let done = end.apply(job.clone());
+            match inner.store.insert(&done).await {
+                Ok(()) => Ok(Some(done)),
+                // The running row was written after all, by a request that
+                // went away before it learnt so.
+                Err(StoreError::DuplicateJob(_)) => finish(end).await,
+                Err(e) => Err(e),
+            }
+        }
+        _ => finish(end).await,
+    };
+    drop(row);
+    inner.running.lock().expect("running").remove(&job.id);
+    let result = match finished {
+        Ok(Some(done)) => Ok(done),
         // No longer running: it was dismissed, and its files must go.
-        Ok(false) => remove_dir(&job_dir),
-        Err(e) => tracing::error!(job = %job.id, error = %e, "recording the end of a job failed"),
-    }
+        Ok(None) => {
+            remove_dir(&job_dir);
+            inner
+                .store
+                .get(&job.id)
+                .await
+                .map_err(Error::from)
+                .and_then(|j| j.ok_or_else(|| Error::NoSuchJob(job.id.clone())))
+        }
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "recording the end of a job failed");
+            Err(e.into())
+        }
+    };
+    inner.notify_final(&job.id);
+    result
 }
 
-async fn fail(
-    inner: &Inner,
-    id: &str,
-    error: RunError,
-) -> std::result::Result<bool, crate::store::StoreError> {
-    let message = error.to_string();
-    let stored = serde_json::to_value(StoredFailure { error }).unwrap_or_default();
-    inner
-        .store
-        .finish(id, JobStatus::Failed, Some(&message), None, Some(&stored))
-        .await
+/// How a run ended, as stored.
+struct End {
+    status: JobStatus,
+    message: String,
+    results: Option<serde_json::Value>,
+    error: Option<serde_json::Value>,
+}
+
+impl End {
+    fn of(outcome: Result<Vec<(String, StoredOutput)>, RunError>) -> End {
+        let failed = |error: RunError| End {
+            status: JobStatus::Failed,
+            message: error.to_string(),
+            results: None,
+            error: Some(serde_json::to_value(StoredFailure { error }).unwrap_or_default()),
+        };
+        match outcome.map(|outputs| serde_json::to_value(&outputs)) {
+            Ok(Ok(results)) => End {
+                status: JobStatus::Successful,
+                message: "completed".into(),
+                results: Some(results),
+                error: None,
+            },
+            Ok(Err(e)) => failed(RunError::Host(e.to_string())),
+            Err(e) => failed(e),
+        }
+    }
+
+    /// `job` as the store's `finish` would leave it.
+    fn apply(&self, mut job: JobRecord) -> JobRecord {
+        let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros())
+            .unwrap_or_else(Utc::now);
+        if self.status == JobStatus::Successful {
+            job.progress = Some(100);
+        }
+        job.status = self.status;
+        job.message = Some(self.message.clone());
+        job.results = self.results.clone();
+        job.error = self.error.clone();
+        job.finished = Some(now);
+        job.updated = now;
+        job
+    }
 }
 
 async fn execute(
@@ -325,8 +528,11 @@ async fn execute(
         inputs: root.join("inputs"),
         outputs: root.join("outputs"),
     };
-    for d in [&dirs.inputs, &dirs.outputs] {
-        std::fs::create_dir_all(d).map_err(|e| RunError::Host(format!("job folders: {e}")))?;
+    let mounted = entry.process.description().stages_files();
+    if mounted {
+        for d in [&dirs.inputs, &dirs.outputs] {
+            std::fs::create_dir_all(d).map_err(|e| RunError::Host(format!("job folders: {e}")))?;
+        }
     }
     let inputs = staging::stage(
         &inner.fetcher,
@@ -340,16 +546,13 @@ async fn execute(
         message: e.to_string(),
     })?;
     let (sink, drain) = events::sink(inner.store.clone(), job.id.clone());
-    let result = inner
-        .runtime
-        .execute(
-            &entry.process,
-            RuntimeJob::new(inputs)
-                .with_dirs(dirs.clone())
-                .with_cancel(cancel)
-                .with_events(sink),
-        )
-        .await;
+    let mut run = RuntimeJob::new(inputs)
+        .with_cancel(cancel)
+        .with_events(sink);
+    if mounted {
+        run = run.with_dirs(dirs.clone());
+    }
+    let result = inner.runtime.execute(&entry.process, run).await;
     let _ = drain.await;
     let output = result?;
     let mut stored = Vec::with_capacity(output.outputs.len());
@@ -373,6 +576,7 @@ fn store_output(dirs: &JobDirs, index: usize, out: NamedValue) -> std::io::Resul
         }
         Value::Binary { data, media_type } => {
             let file = format!(".wades-output-{index}");
+            std::fs::create_dir_all(&dirs.outputs)?;
             std::fs::write(dirs.outputs.join(&file), data)?;
             StoredOutput::File { file, media_type }
         }

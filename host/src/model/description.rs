@@ -26,6 +26,20 @@ pub struct ProcessDescription {
     pub limits: Limits,
 }
 
+impl ProcessDescription {
+    /// Whether any input or output travels as a file (the SDK's `File`,
+    /// marked `"x-wades-staging": "file"` in its schema). Only such
+    /// processes get the `/inputs` and `/outputs` folders: making and
+    /// removing folders for every job costs more than running a small
+    /// guest.
+    pub fn stages_files(&self) -> bool {
+        let file = |schema: &serde_json::Value| {
+            schema.get("x-wades-staging").and_then(|v| v.as_str()) == Some("file")
+        };
+        self.inputs.iter().any(|i| file(&i.schema)) || self.outputs.iter().any(|o| file(&o.schema))
+    }
+}
+
 /// One input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputDescription {

@@ -76,7 +76,10 @@ fn describe(
 fn input(i: &InputDescription) -> Value {
     let mut m = Map::new();
     describe(&mut m, &i.title, &i.description, &i.keywords);
-    m.insert("schema".into(), schema::described(&i.schema, &i.formats));
+    m.insert(
+        "schema".into(),
+        public(schema::described(&i.schema, &i.formats)),
+    );
     m.insert("minOccurs".into(), json!(i.min_occurs));
     m.insert(
         "maxOccurs".into(),
@@ -91,8 +94,39 @@ fn input(i: &InputDescription) -> Value {
 fn output(o: &OutputDescription) -> Value {
     let mut m = Map::new();
     describe(&mut m, &o.title, &o.description, &o.keywords);
-    m.insert("schema".into(), schema::described(&o.schema, &o.formats));
+    m.insert(
+        "schema".into(),
+        public(schema::described(&o.schema, &o.formats)),
+    );
     Value::Object(m)
+}
+
+/// Prefix of the host's own schema annotations (e.g. `x-wades-staging`,
+/// which the guest SDK sets on file inputs and outputs).
+const PRIVATE_KEYWORD: &str = "x-wades-";
+
+/// `schema` without the host's private annotations: they are for the host,
+/// and the 1.0 `schema.yaml` closes the keyword set
+/// (`additionalProperties: false`), so a description carrying them is
+/// invalid. Walks every place a subschema can sit; the names under
+/// `properties` are data, not keywords, and are kept.
+fn public(mut schema: Value) -> Value {
+    fn strip(v: &mut Value) {
+        let Value::Object(m) = v else { return };
+        m.retain(|k, _| !k.starts_with(PRIVATE_KEYWORD));
+        for (k, sub) in m.iter_mut() {
+            match (k.as_str(), sub) {
+                ("items" | "additionalProperties" | "not", s) => strip(s),
+                ("allOf" | "anyOf" | "oneOf", Value::Array(list)) => {
+                    list.iter_mut().for_each(strip)
+                }
+                ("properties", Value::Object(props)) => props.values_mut().for_each(strip),
+                _ => {}
+            }
+        }
+    }
+    strip(&mut schema);
+    schema
 }
 
 #[cfg(test)]
@@ -307,6 +341,35 @@ pub(crate) mod tests {
         for (_, o) in doc["outputs"].as_object().unwrap() {
             validate("outputDescription.yaml", o);
         }
+    }
+
+    #[test]
+    fn private_annotations_stay_out_of_descriptions() {
+        // What the guest SDK declares for a staged `File`.
+        let file = json!({"type": "string", "contentEncoding": "binary",
+                          "contentMediaType": "image/tiff", "x-wades-staging": "file"});
+        let mut d = every_kind();
+        d.inputs[0].schema = file.clone();
+        d.inputs[1].schema = json!({"type": "array", "items": file.clone()});
+        d.inputs[2].schema =
+            json!({"type": "object", "properties": {"x-wades-staging": file.clone()}});
+        d.outputs[1].schema = file.clone();
+        d.outputs[0].formats = vec![];
+        d.outputs[0].schema = json!({"anyOf": [file.clone(), {"type": "integer"}]});
+        let doc = process_document(&d, "http://x", false);
+        validate("process.yaml", &doc);
+        let text = doc.to_string();
+        assert!(!text.contains("\"x-wades-staging\":\"file\""), "{text}");
+        assert_eq!(
+            doc["inputs"]["string"]["schema"],
+            json!({"type": "string", "contentEncoding": "binary", "contentMediaType": "image/tiff"})
+        );
+        assert!(
+            doc["inputs"]["number"]["schema"]["properties"]["x-wades-staging"].is_object(),
+            "a property of that name is data, not an annotation"
+        );
+        // The model keeps them: the host stages files by them.
+        assert_eq!(d.inputs[0].schema["x-wades-staging"], "file");
     }
 
     #[test]

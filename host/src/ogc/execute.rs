@@ -4,6 +4,7 @@
 use super::schema;
 use crate::model::{InputDescription, NamedValue, ProcessDescription, Value};
 use base64::Engine as _;
+use jsonschema::Validator;
 use serde_json::{Map, Value as Json};
 
 /// A parsed and validated execute request.
@@ -112,11 +113,49 @@ impl ExecuteError {
     }
 }
 
-/// Parses an execute body (1.0 or 2.0 form) against the process's
-/// description.
-///
-/// Unknown top-level members (1.0 `mode`, 2.0 `process`) are ignored.
+/// Parses execute bodies for one process, with its input schemas compiled
+/// once: compiling a schema costs far more than checking a value with it.
+pub struct ExecuteParser {
+    description: ProcessDescription,
+    /// Per input, in declaration order; `None` for a schema that does not
+    /// compile. That is the deployer's fault, caught by `compile_schema` at
+    /// deploy; refusing every client for it would help no one, so such an
+    /// input is only converted, not validated.
+    validators: Vec<Option<Validator>>,
+}
+
+impl ExecuteParser {
+    /// Compiles the input schemas of `d`.
+    pub fn new(d: &ProcessDescription) -> Self {
+        ExecuteParser {
+            validators: d
+                .inputs
+                .iter()
+                .map(|i| schema::compile_schema(&i.schema).ok())
+                .collect(),
+            description: d.clone(),
+        }
+    }
+
+    /// Parses an execute body (1.0 or 2.0 form) against the process's
+    /// description.
+    ///
+    /// Unknown top-level members (1.0 `mode`, 2.0 `process`) are ignored.
+    pub fn parse(&self, body: &Json) -> Result<ExecuteRequest, ExecuteError> {
+        parse(body, &self.description, &self.validators)
+    }
+}
+
+/// [`ExecuteParser::parse`] for a one-off parse.
 pub fn parse_execute(body: &Json, d: &ProcessDescription) -> Result<ExecuteRequest, ExecuteError> {
+    ExecuteParser::new(d).parse(body)
+}
+
+fn parse(
+    body: &Json,
+    d: &ProcessDescription,
+    validators: &[Option<Validator>],
+) -> Result<ExecuteRequest, ExecuteError> {
     let body = body
         .as_object()
         .ok_or_else(|| malformed("the body must be a JSON object"))?;
@@ -133,9 +172,9 @@ pub fn parse_execute(body: &Json, d: &ProcessDescription) -> Result<ExecuteReque
         return Err(ExecuteError::UnknownInput(id.clone()));
     }
     let mut inputs = Vec::new();
-    for desc in &d.inputs {
+    for (desc, validator) in d.inputs.iter().zip(validators) {
         match given.get(&desc.id) {
-            Some(v) => inputs.extend(parse_input(v, desc)?),
+            Some(v) => inputs.extend(parse_input(v, desc, validator.as_ref())?),
             None if desc.min_occurs > 0 => return Err(ExecuteError::MissingInput(desc.id.clone())),
             None => {}
         }
@@ -165,7 +204,11 @@ fn invalid(desc: &InputDescription, detail: impl Into<String>) -> ExecuteError {
 }
 
 /// All occurrences of one input.
-fn parse_input(v: &Json, desc: &InputDescription) -> Result<Vec<NamedValue>, ExecuteError> {
+fn parse_input(
+    v: &Json,
+    desc: &InputDescription,
+    validator: Option<&Validator>,
+) -> Result<Vec<NamedValue>, ExecuteError> {
     // An array is a list of occurrences only where that reading is possible
     // (more than one allowed) and the other one is not (one occurrence is
     // not itself an array).
@@ -184,18 +227,12 @@ fn parse_input(v: &Json, desc: &InputDescription) -> Result<Vec<NamedValue>, Exe
             detail: format!("{n} values given, {} to {max} allowed", desc.min_occurs),
         });
     }
-    // Compiled per request for now; a cache keyed by process can come later.
-    // A schema that does not compile (e.g. an external $ref) is the
-    // deployer's fault, to be caught with `compile_schema` at deploy; refusing
-    // every client for it would help no one, so such an input is only
-    // converted, not validated.
-    let validator = schema::compile_schema(&desc.schema).ok();
     let described = schema::described(&desc.schema, &desc.formats);
     occurrences
         .into_iter()
         .map(|o| {
             let (value, checked) = occurrence(o, desc, &described)?;
-            if let (Some(validator), Some(checked)) = (&validator, checked) {
+            if let (Some(validator), Some(checked)) = (validator, checked) {
                 let errors: Vec<String> = validator
                     .iter_errors(checked)
                     .map(|e| describe_error(&e))

@@ -16,8 +16,6 @@ pub mod execute;
 pub mod results;
 pub mod schema;
 pub mod status;
-#[cfg(test)]
-mod testing;
 
 pub use conformance::{conformance, CONFORMANCE_CLASSES};
 pub use description::{process_document, process_summary};
@@ -26,12 +24,17 @@ pub use exception::{
     NO_SUCH_PROCESS, RESULT_NOT_READY, UNSUPPORTED_MEDIA_TYPE,
 };
 pub use execute::{
-    parse_execute, ExecuteError, ExecuteRequest, OutputRequest, ResponseForm, Subscriber,
-    Transmission,
+    parse_execute, ExecuteError, ExecuteParser, ExecuteRequest, OutputRequest, ResponseForm,
+    Subscriber, Transmission,
 };
 pub use results::{results_document, stored_from_value, StoredOutput};
 pub use schema::compile_schema;
 pub use status::{job_list, status_info};
+
+/// The official-schema checks the unit tests below use (the `ogc-schemas`
+/// dev-dependency), reachable as `crate::ogc::testing`.
+#[cfg(test)]
+use ogc_schemas as testing;
 
 use serde_json::{json, Value};
 

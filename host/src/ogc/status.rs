@@ -24,8 +24,14 @@ pub fn status_info(job: &JobRecord, base: &str) -> Value {
         m.insert("message".into(), json!(msg));
     }
     if job.status == JobStatus::Failed {
-        if let Some(e @ Value::Object(_)) = &job.error {
-            m.insert("exception".into(), e.clone());
+        // Only an exception document (`type` is the one required member):
+        // 2.0 types `exception` as one, and an error stored in another form
+        // would make the status document invalid. `message` says what
+        // happened either way.
+        if let Some(e @ Value::Object(fields)) = &job.error {
+            if fields.get("type").is_some_and(Value::is_string) {
+                m.insert("exception".into(), e.clone());
+            }
         }
     }
     m.insert("created".into(), json!(time(job.created)));
@@ -188,6 +194,31 @@ mod tests {
         let failed = status_info(&job(JobStatus::Failed), "https://h.example");
         assert_eq!(failed["exception"]["detail"], "out of fuel");
         validate("exception.yaml", &failed["exception"]);
+    }
+
+    #[test]
+    fn only_exception_documents_become_the_exception_member() {
+        // A failure stored in another form (here `{"error": <RunError>}`,
+        // what the jobs service records) is left out rather than sent as an
+        // invalid 2.0 `exception`.
+        let mut failed = job(JobStatus::Failed);
+        failed.error = Some(json!({"error": {"kind": "guest", "code": "invalid-input",
+                                             "message": "not a TIFF"}}));
+        let doc = status_info(&failed, "https://h.example");
+        assert!(doc.get("exception").is_none(), "{doc}");
+        assert_eq!(doc["message"], "working");
+        validate("statusInfo.yaml", &doc);
+        if let Err(errors) = check(
+            OGC_2_0,
+            "schemas/processes-core/statusInfo.yaml",
+            &doc,
+            Mode::Strict,
+        ) {
+            let real: Vec<&String> = errors.iter().filter(|e| !e.contains("processID")).collect();
+            assert!(real.is_empty(), "{real:#?}");
+        }
+        // The exception documents the tests above use do come through.
+        assert!(status_info(&job(JobStatus::Failed), "https://h.example")["exception"].is_object());
     }
 
     #[test]

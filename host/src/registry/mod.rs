@@ -4,6 +4,7 @@
 //! changed through the API; deployed ones (Part 2) will join them here.
 
 use crate::error::{Error, Result};
+use crate::ogc::ExecuteParser;
 use crate::runtime::{Process, Runtime};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,8 @@ pub struct Entry {
     pub process: Arc<Process>,
     /// Whether clients may replace or undeploy it.
     pub mutable: bool,
+    /// Reads execute requests for it.
+    pub parser: Arc<ExecuteParser>,
 }
 
 /// Processes by id, in id order.
@@ -46,6 +49,7 @@ impl Registry {
             self.entries.write().expect("registry lock").insert(
                 id,
                 Entry {
+                    parser: Arc::new(ExecuteParser::new(process.description())),
                     process,
                     mutable: false,
                 },

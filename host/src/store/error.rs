@@ -8,6 +8,9 @@ pub enum StoreError {
     /// The database could not be opened, read or written.
     #[error("job store database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The database could not be written.
+    #[error("job store database error: {0}")]
+    Write(#[source] rusqlite::Error),
     /// The schema could not be brought up to date.
     #[error("job store migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -26,6 +29,13 @@ pub enum StoreError {
     /// `finish` was asked for a status that is not a result of running.
     #[error("a job cannot finish as {}; only successful or failed", .0.as_str())]
     NotFinishable(JobStatus),
+    /// The transaction that held this write failed to commit, so the write
+    /// did not happen; the error is shared by every write of that batch.
+    #[error("job store commit failed: {0}")]
+    Batch(std::sync::Arc<StoreError>),
+    /// The writer task has stopped (the server is shutting down).
+    #[error("the job store is shut down")]
+    WriterGone,
     /// A stored value cannot be turned back into a job (edited by hand, or
     /// written by a newer version).
     #[error("corrupt job store: {0}")]
@@ -38,21 +48,26 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Write(e)
+    }
+}
+
 impl StoreError {
     /// Turns constraint violations that callers can act on into their own
     /// variants, so they need not dig into driver errors.
-    pub(super) fn for_job(e: sqlx::Error, id: &str) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            match db.kind() {
-                sqlx::error::ErrorKind::UniqueViolation => {
+    pub(super) fn for_job(e: rusqlite::Error, id: &str) -> Self {
+        use rusqlite::ffi;
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            match f.extended_code {
+                ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE => {
                     return StoreError::DuplicateJob(id.to_owned())
                 }
-                sqlx::error::ErrorKind::ForeignKeyViolation => {
-                    return StoreError::UnknownJob(id.to_owned())
-                }
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::UnknownJob(id.to_owned()),
                 _ => {}
             }
         }
-        StoreError::Database(e)
+        StoreError::Write(e)
     }
 }

@@ -10,15 +10,17 @@ mod error;
 mod list;
 mod queries;
 mod rows;
+mod writer;
 
 pub use error::StoreError;
 
 use crate::model::{JobFilter, JobRecord, JobStatus, LogLine};
-use rows::{json_text, now_micros, records, to_micros, JobRow, LogRow};
+use rows::{json_text, now_micros, records, to_micros, write_returning, JobRow, LogRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
+use writer::{savepoint, Writer};
 
 /// Long enough to ride out another connection's write transaction, short
 /// enough that a wedged database shows up as an error rather than a hang.
@@ -27,15 +29,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers run side by side under WAL.
 const MAX_READERS: u32 = 8;
 
-/// The job store. Cheap to clone; clones share the pools.
+/// The job store. Cheap to clone; clones share the writer and the readers.
 ///
 /// SQLite runs one writer at a time. Several writing connections would
 /// contend through the busy handler, which sleeps and retries and turns
-/// milliseconds into hundreds of them under load; one writing connection
-/// queues writes in the pool instead, fairly and without sleeping.
+/// milliseconds into hundreds of them under load; instead one task owns the
+/// only writing connection and commits the writes waiting for it in groups
+/// (see `writer`).
 #[derive(Debug, Clone)]
 pub struct JobStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
 }
 
@@ -57,38 +60,47 @@ impl JobStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        sqlx::migrate!("./migrations").run(&mut conn).await?;
+        conn.close().await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(MAX_READERS)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(JobStore { writer, reader })
+        Ok(JobStore {
+            writer: Writer::start(path)?,
+            reader,
+        })
     }
 
     /// Stores a new job. Fails with [`StoreError::DuplicateJob`] if the id is taken.
     pub async fn insert(&self, job: &JobRecord) -> Result<(), StoreError> {
-        sqlx::query(queries::INSERT)
-            .bind(&job.id)
-            .bind(&job.process_id)
-            .bind(job.status.as_str())
-            .bind(&job.message)
-            .bind(job.progress.map(i64::from))
-            .bind(to_micros(job.created))
-            .bind(job.started.map(to_micros))
-            .bind(job.finished.map(to_micros))
-            .bind(to_micros(job.updated))
-            .bind(i64::from(job.attempts))
-            .bind(serde_json::to_string(&job.request)?)
-            .bind(json_text(job.results.as_ref())?)
-            .bind(json_text(job.error.as_ref())?)
-            .execute(&self.writer)
+        let job = job.clone();
+        let request = serde_json::to_string(&job.request)?;
+        let results = json_text(job.results.as_ref())?;
+        let error = json_text(job.error.as_ref())?;
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(queries::INSERT)?
+                    .execute(rusqlite::params![
+                        job.id,
+                        job.process_id,
+                        job.status.as_str(),
+                        job.message,
+                        job.progress.map(i64::from),
+                        to_micros(job.created),
+                        job.started.map(to_micros),
+                        job.finished.map(to_micros),
+                        to_micros(job.updated),
+                        i64::from(job.attempts),
+                        request,
+                        results,
+                        error,
+                    ])
+                    .map_err(|e| StoreError::for_job(e, &job.id))?;
+                Ok(())
+            })
             .await
-            .map_err(|e| StoreError::for_job(e, &job.id))?;
-        Ok(())
     }
 
     /// The job with this id, if any.
@@ -123,26 +135,39 @@ impl JobStore {
     /// one. Concurrent callers never get the same job. `None` when the queue
     /// is empty.
     pub async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
-        // fetch_all, not fetch_optional: an autocommit write commits only when
-        // SQLite steps the statement to its end, and sqlx's fetch_optional
-        // stops after the first row, so the claim could stay uncommitted
-        // (launchbadge/sqlx#2099). The same holds for every RETURNING below.
-        let rows: Vec<JobRow> = sqlx::query_as(queries::CLAIM_NEXT)
-            .bind(now_micros())
-            .fetch_all(&self.writer)
-            .await?;
-        Ok(records(rows)?.pop())
+        Ok(self.claim_batch(1, |_| {}).await?.pop())
+    }
+
+    /// Like [`claim_next`](Self::claim_next) for up to `limit` jobs at once,
+    /// oldest first. `claimed` sees the jobs as soon as the claim is durable
+    /// and before any later write (a dismissal, say) is answered.
+    pub async fn claim_batch(
+        &self,
+        limit: usize,
+        claimed: impl FnOnce(&Vec<JobRecord>) + Send + 'static,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.writer
+            .write_then(
+                move |conn| {
+                    let mut jobs =
+                        write_returning(conn, queries::CLAIM_NEXT, (now_micros(), limit))?;
+                    // RETURNING gives rows in no promised order.
+                    jobs.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+                    Ok(jobs)
+                },
+                claimed,
+            )
+            .await
     }
 
     /// Like [`claim_next`](Self::claim_next) for one given job: `None` unless
     /// it exists and is still `accepted`.
     pub async fn claim(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let rows: Vec<JobRow> = sqlx::query_as(queries::CLAIM)
-            .bind(now_micros())
-            .bind(id)
-            .fetch_all(&self.writer)
-            .await?;
-        Ok(records(rows)?.pop())
+        let id = id.to_string();
+        self.writer
+            .write(move |conn| Ok(write_returning(conn, queries::CLAIM, (now_micros(), id))?.pop()))
+            .await
     }
 
     /// Records progress (capped at 100) of a `running` job; a `None` message
@@ -154,21 +179,26 @@ impl JobStore {
         progress: u8,
         message: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(queries::UPDATE_PROGRESS)
-            .bind(i64::from(progress.min(100)))
-            .bind(message)
-            .bind(now_micros())
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let (id, message) = (id.to_string(), message.map(String::from));
+        self.writer
+            .write(move |conn| {
+                let changed = conn.prepare_cached(queries::UPDATE_PROGRESS)?.execute((
+                    i64::from(progress.min(100)),
+                    message,
+                    now_micros(),
+                    id,
+                ))?;
+                Ok(changed > 0)
+            })
+            .await
     }
 
     /// Ends a `running` job as `Successful` (progress becomes 100) or
     /// `Failed`, replacing its message and storing its results or error
-    /// document; `finished` and `updated` become now.
+    /// document; `finished` and `updated` become now. Returns the job as it
+    /// now stands.
     ///
-    /// Returns false, changing nothing, if the job is no longer running: a
+    /// Returns `None`, changing nothing, if the job is no longer running: a
     /// client may have dismissed it while the guest ran, and the dismissal
     /// must win. Any other `status` is [`StoreError::NotFinishable`].
     pub async fn finish(
@@ -178,20 +208,18 @@ impl JobStore {
         message: Option<&str>,
         results: Option<&serde_json::Value>,
         error: Option<&serde_json::Value>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<JobRecord>, StoreError> {
         if !matches!(status, JobStatus::Successful | JobStatus::Failed) {
             return Err(StoreError::NotFinishable(status));
         }
-        let done = sqlx::query(queries::FINISH)
-            .bind(status.as_str())
-            .bind(message)
-            .bind(json_text(results)?)
-            .bind(json_text(error)?)
-            .bind(now_micros())
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let (id, message) = (id.to_string(), message.map(String::from));
+        let (results, error) = (json_text(results)?, json_text(error)?);
+        self.writer
+            .write(move |conn| {
+                let params = (status.as_str(), message, results, error, now_micros(), id);
+                Ok(write_returning(conn, queries::FINISH, params)?.pop())
+            })
+            .await
     }
 
     /// Dismisses a job in any state: status `dismissed`, message
@@ -200,12 +228,14 @@ impl JobStore {
     /// stands (unchanged if it was already dismissed), or `None` for an
     /// unknown id.
     pub async fn dismiss(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let rows: Vec<JobRow> = sqlx::query_as(queries::DISMISS)
-            .bind(now_micros())
-            .bind(id)
-            .fetch_all(&self.writer)
+        let owned = id.to_string();
+        let changed = self
+            .writer
+            .write(move |conn| {
+                Ok(write_returning(conn, queries::DISMISS, (now_micros(), owned))?.pop())
+            })
             .await?;
-        match records(rows)?.pop() {
+        match changed {
             Some(job) => Ok(Some(job)),
             // Nothing changed: either unknown or already dismissed. Jobs are
             // never deleted and dismissal is final, so a second read cannot
@@ -220,31 +250,29 @@ impl JobStore {
     /// rest become `failed` with an error document, so a job that crashes
     /// the server cannot do so forever. Returns (resumed, failed).
     pub async fn recover_interrupted(&self, max_attempts: u32) -> Result<(u64, u64), StoreError> {
-        let now = now_micros();
-        let error = serde_json::json!({
+        let error = serde_json::to_string(&serde_json::json!({
             "title": "interrupted",
             "detail": format!(
                 "the server restarted while the job was running, \
                  and it had already been attempted {max_attempts} time(s)"
             ),
-        });
-        // One transaction, so a crash during recovery cannot leave half the
+        }))?;
+        // All or nothing, so a crash during recovery cannot leave half the
         // jobs resumed and the rest failed by the second statement's rule.
-        let mut tx = self.writer.begin().await?;
-        let resumed = sqlx::query(queries::RESUME_INTERRUPTED)
-            .bind(now)
-            .bind(i64::from(max_attempts))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let failed = sqlx::query(queries::FAIL_INTERRUPTED)
-            .bind(serde_json::to_string(&error)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok((resumed, failed))
+        self.writer
+            .write(move |conn| {
+                savepoint(conn, |conn| {
+                    let now = now_micros();
+                    let resumed = conn
+                        .prepare_cached(queries::RESUME_INTERRUPTED)?
+                        .execute((now, i64::from(max_attempts)))?;
+                    let failed = conn
+                        .prepare_cached(queries::FAIL_INTERRUPTED)?
+                        .execute((error, now))?;
+                    Ok((resumed as u64, failed as u64))
+                })
+            })
+            .await
     }
 
     /// Appends lines to a job's log, all or none. Fails with
@@ -253,19 +281,26 @@ impl JobStore {
         if lines.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
-        for line in lines {
-            sqlx::query(queries::APPEND_LOG)
-                .bind(id)
-                .bind(to_micros(line.time))
-                .bind(&line.level)
-                .bind(&line.message)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::for_job(e, id))?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let (id, lines) = (id.to_string(), lines.to_vec());
+        self.writer
+            .write(move |conn| {
+                savepoint(conn, |conn| {
+                    let mut stmt = conn.prepare_cached(queries::APPEND_LOG)?;
+                    for line in &lines {
+                        stmt.execute((&id, to_micros(line.time), &line.level, &line.message))
+                            .map_err(|e| StoreError::for_job(e, &id))?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Closes this handle's connections; the last handle to close waits
+    /// until every write has committed.
+    pub async fn close(self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 
     /// A job's whole log, in the order it was appended (empty for unknown jobs).

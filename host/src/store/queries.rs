@@ -16,11 +16,12 @@ pub(super) const INSERT: &str = concat!(
 
 pub(super) const GET: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
 
-/// `?1` = now. The repeated `status = 'accepted'` outside the subquery is
-/// what makes concurrent claimers safe even if they picked the same id.
+/// `?1` = now, `?2` = how many. The repeated `status = 'accepted'` outside
+/// the subquery is what makes concurrent claimers safe even if they picked
+/// the same ids.
 pub(super) const CLAIM_NEXT: &str = concat!(
     "UPDATE jobs SET status = 'running', started = ?1, updated = ?1, attempts = attempts + 1 ",
-    "WHERE id = (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created, id LIMIT 1) ",
+    "WHERE id IN (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created, id LIMIT ?2) ",
     "AND status = 'accepted' ",
     "RETURNING ",
     job_columns!()
@@ -49,7 +50,9 @@ pub(super) const FINISH: &str = concat!(
     "UPDATE jobs SET status = ?1, message = ?2, results = ?3, error = ?4, ",
     "progress = CASE WHEN ?1 = 'successful' THEN 100 ELSE progress END, ",
     "finished = ?5, updated = ?5 ",
-    "WHERE id = ?6 AND status = 'running'"
+    "WHERE id = ?6 AND status = 'running' ",
+    "RETURNING ",
+    job_columns!()
 );
 
 /// `?1` = now, `?2` = id. `finished` keeps its value for jobs that had

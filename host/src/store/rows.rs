@@ -67,6 +67,39 @@ pub(super) struct JobRow {
     error: Option<String>,
 }
 
+impl JobRow {
+    /// Reads a row of a statement that selects [`job_columns!`], in that order.
+    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(JobRow {
+            id: r.get(0)?,
+            process_id: r.get(1)?,
+            status: r.get(2)?,
+            message: r.get(3)?,
+            progress: r.get(4)?,
+            created: r.get(5)?,
+            started: r.get(6)?,
+            finished: r.get(7)?,
+            updated: r.get(8)?,
+            attempts: r.get(9)?,
+            request: r.get(10)?,
+            results: r.get(11)?,
+            error: r.get(12)?,
+        })
+    }
+}
+
+/// Runs a statement that returns jobs on the writing connection.
+pub(super) fn write_returning(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, JobRow::from_row)?;
+    let rows: Vec<JobRow> = rows.collect::<Result<_, _>>()?;
+    records(rows)
+}
+
 impl TryFrom<JobRow> for JobRecord {
     type Error = StoreError;
 

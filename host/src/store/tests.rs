@@ -404,7 +404,8 @@ async fn update_progress_only_while_running() {
     assert!(store
         .finish("j", JobStatus::Failed, None, None, None)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     assert!(!store
         .update_progress("j", 50, Some("too late"))
         .await
@@ -439,7 +440,8 @@ async fn finish_moves_running_jobs_to_a_final_status() {
             None
         )
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let ok = store.get("ok").await.unwrap().unwrap();
     assert_eq!(ok.status, JobStatus::Successful);
     assert_eq!(
@@ -454,29 +456,33 @@ async fn finish_moves_running_jobs_to_a_final_status() {
     assert!(store
         .finish("bad", JobStatus::Failed, Some("trap"), None, Some(&error))
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let bad = store.get("bad").await.unwrap().unwrap();
     assert_eq!((bad.status, bad.progress), (JobStatus::Failed, Some(30)));
     assert_eq!((bad.results, bad.error), (None, Some(error)));
     assert!(bad.finished.is_some());
 
     // Only running jobs finish, and only once.
-    assert!(!store
+    assert!(store
         .finish("ok", JobStatus::Failed, None, None, None)
         .await
-        .unwrap());
+        .unwrap()
+        .is_none());
     assert_eq!(
         store.get("ok").await.unwrap().unwrap().status,
         JobStatus::Successful
     );
-    assert!(!store
+    assert!(store
         .finish("queued", JobStatus::Successful, None, Some(&results), None)
         .await
-        .unwrap());
-    assert!(!store
+        .unwrap()
+        .is_none());
+    assert!(store
         .finish("unknown", JobStatus::Successful, None, None, None)
         .await
-        .unwrap());
+        .unwrap()
+        .is_none());
 
     for status in [
         JobStatus::Accepted,
@@ -498,7 +504,7 @@ async fn finish_refuses_a_job_dismissed_while_running() {
     let dismissed = store.dismiss("j").await.unwrap().unwrap();
 
     let results = json!({"late": {"value": 1}});
-    assert!(!store
+    assert!(store
         .finish(
             "j",
             JobStatus::Successful,
@@ -507,7 +513,8 @@ async fn finish_refuses_a_job_dismissed_while_running() {
             None
         )
         .await
-        .unwrap());
+        .unwrap()
+        .is_none());
     assert_eq!(store.get("j").await.unwrap(), Some(dismissed));
 }
 
@@ -702,8 +709,7 @@ async fn reopening_keeps_everything() {
     store.append_logs("a", &logs).await.unwrap();
 
     let (before, _) = store.list(&all()).await.unwrap();
-    store.writer.close().await;
-    store.reader.close().await;
+    store.close().await;
 
     // Opening again runs the migrations again, which must be a no-op.
     let store = JobStore::open(&path).await.unwrap();
@@ -718,4 +724,88 @@ async fn reopening_keeps_everything() {
     assert_eq!(store.recover_interrupted(3).await.unwrap(), (1, 0));
     store.append_logs("a", &logs).await.unwrap();
     assert_eq!(store.logs("a").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn claim_batch_takes_the_oldest_in_order_and_publishes_before_later_writes() {
+    let (_dir, store) = fresh().await;
+    for (i, id) in ["c", "a", "d", "b"].into_iter().enumerate() {
+        store.insert(&job(id, "p", t(i as i64))).await.unwrap();
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let published = seen.clone();
+    let jobs = store
+        .claim_batch(3, move |jobs| {
+            published
+                .lock()
+                .unwrap()
+                .extend(jobs.iter().map(|j| j.id.clone()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&jobs), ["c", "a", "d"]);
+    assert_eq!(*seen.lock().unwrap(), ["c", "a", "d"]);
+    assert!(jobs.iter().all(|j| j.status == JobStatus::Running));
+    assert_eq!(ids(&store.claim_batch(10, |_| {}).await.unwrap()), ["b"]);
+    assert!(store.claim_batch(10, |_| {}).await.unwrap().is_empty());
+}
+
+/// Concurrent writes share transactions; one that fails (a duplicate id)
+/// must fail alone, and every other write must be durable when answered.
+#[tokio::test]
+async fn concurrent_writes_commit_together_and_fail_alone() {
+    let (dir, store) = fresh().await;
+    store.insert(&job("taken", "p", t(0))).await.unwrap();
+    let writes: Vec<_> = (0..400)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let id = if i % 100 == 7 {
+                    "taken".to_string()
+                } else {
+                    format!("job-{i:03}")
+                };
+                store.insert(&job(&id, "p", t(i))).await
+            })
+        })
+        .collect();
+    let mut failed = 0;
+    for w in writes {
+        match w.await.unwrap() {
+            Ok(()) => {}
+            Err(StoreError::DuplicateJob(id)) => {
+                assert_eq!(id, "taken");
+                failed += 1;
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(failed, 4);
+    drop(store);
+    // What was answered as written is in the file, seen by a new opener.
+    let reopened = JobStore::open(&dir.path().join("jobs.db")).await.unwrap();
+    assert_eq!(reopened.count(JobStatus::Accepted).await.unwrap(), 397);
+}
+
+#[tokio::test]
+async fn finish_returns_the_finished_job() {
+    let (_dir, store) = fresh().await;
+    store.insert(&job("j", "p", t(0))).await.unwrap();
+    store.claim("j").await.unwrap().unwrap();
+    let done = store
+        .finish(
+            "j",
+            JobStatus::Successful,
+            Some("done"),
+            Some(&json!({"v": 1})),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Some(done.clone()), store.get("j").await.unwrap());
+    assert_eq!(
+        (done.status, done.progress),
+        (JobStatus::Successful, Some(100))
+    );
 }

@@ -1,7 +1,10 @@
-//! Test support: validating what this module emits against the official OGC
-//! schemas on disk.
+//! Test support: validating JSON documents against the official OGC API -
+//! Processes schemas on disk (`shared/ogc`, next to the repository).
 //!
-//! The schemas are YAML and the crate has no YAML parser, so this holds a
+//! Used by the unit tests of `wades::ogc` (as a dev-dependency) and by the
+//! end-to-end tests, which validate the server's real HTTP responses.
+//!
+//! The schemas are YAML and the workspace has no YAML parser, so this holds a
 //! small one for the subset the OGC files use (block maps and sequences,
 //! quoted and plain scalars, flow collections, block scalars). The ignored
 //! test `yaml_subset_matches_pyyaml` cross-checks it against PyYAML when
@@ -11,11 +14,14 @@ use serde_json::{json, Map, Number, Value};
 use std::path::{Path, PathBuf};
 
 /// Folder of the OGC API - Processes 1.0 OpenAPI building blocks.
-pub const OGC_1_0: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ogc/openapi-1.0");
+pub const OGC_1_0: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/ogc/openapi-1.0"
+);
 /// Folder of the OGC API - Processes 2.0 draft building blocks.
 pub const OGC_2_0: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/ogc/openapi-2.0-draft"
+    "/../../../shared/ogc/openapi-2.0-draft"
 );
 
 /// Parses the YAML subset the OGC schema files are written in.
