@@ -363,9 +363,12 @@ fn status_documents_and_the_job_list_match_the_official_schemas() {
     let failed = wait_final(&failed_url, Duration::from_secs(30));
     assert_eq!(failed["status"], "failed", "{failed}");
     validate_status(&failed);
-    if let Some(exception) = failed.get("exception") {
-        validate("exception.yaml", exception);
-    }
+    // The failure is told as an exception document: the input was at fault.
+    validate("exception.yaml", &failed["exception"]);
+    assert_eq!(
+        failed["exception"]["type"],
+        "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/invalid-parameter"
+    );
     assert!(
         check(
             OGC_2_0,

@@ -4,12 +4,12 @@ use crate::error::Error;
 use crate::ogc::exception::{
     self, INVALID_PARAMETER, NO_SUCH_JOB, NO_SUCH_PROCESS, RESULT_NOT_READY,
 };
-use crate::runtime::{LoadError, RunError};
+use crate::runtime::LoadError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// Problem types of wades's own, for failures the standard has no type for.
-const WADES: &str = "https://wades.dev/exceptions/";
+use crate::ogc::exception::WADES;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -55,7 +55,14 @@ impl IntoResponse for Error {
                 format!("{WADES}method-not-allowed"),
                 "Method not allowed",
             ),
-            Error::JobFailed(run) => job_failure(run),
+            Error::JobFailed(run) => {
+                let (code, kind, title) = exception::job_failure(run);
+                (
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    kind,
+                    title,
+                )
+            }
             Error::Load(
                 LoadError::Invalid(_) | LoadError::WrongWorld(_) | LoadError::BadDescription(_),
             ) => (
@@ -80,57 +87,5 @@ impl IntoResponse for Error {
             body.to_string(),
         )
             .into_response()
-    }
-}
-
-/// A failed job's error: the caller's fault (400), or the job's (500).
-fn job_failure(run: &RunError) -> (StatusCode, String, &'static str) {
-    let ours = |slug: &str| format!("{WADES}{slug}");
-    match run {
-        RunError::Guest { code, .. } if code == "invalid-input" => (
-            StatusCode::BAD_REQUEST,
-            INVALID_PARAMETER.into(),
-            "Invalid input",
-        ),
-        RunError::Guest { .. } => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("process-failed"),
-            "Process failed",
-        ),
-        RunError::OutOfFuel { .. } => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("out-of-fuel"),
-            "Out of fuel",
-        ),
-        RunError::MemoryLimit { .. } => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("memory-limit"),
-            "Memory limit exceeded",
-        ),
-        RunError::Timeout { .. } => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("timeout"),
-            "Time limit exceeded",
-        ),
-        RunError::Cancelled => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("dismissed"),
-            "Job dismissed",
-        ),
-        RunError::Trap { .. } => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("process-crashed"),
-            "Process crashed",
-        ),
-        RunError::InvalidOutput(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("invalid-output"),
-            "Invalid output",
-        ),
-        RunError::Host(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ours("internal-error"),
-            "Internal server error",
-        ),
     }
 }

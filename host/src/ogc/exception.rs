@@ -1,9 +1,14 @@
 //! Exception documents (RFC 7807 problem details, as OGC uses them).
 
+use crate::runtime::RunError;
 use serde_json::{json, Map, Value};
 
 /// Also reachable from here, next to the other fixed documents.
 pub use super::conformance::conformance;
+
+/// Prefix of the exception types wades defines for cases the Standard has
+/// no type for.
+pub const WADES: &str = "https://wades.dev/exceptions/";
 
 /// `404` for an unknown process.
 pub const NO_SUCH_PROCESS: &str =
@@ -28,6 +33,32 @@ pub const IMMUTABLE_PROCESS: &str =
 /// Part 2: `415` for a deployment body of an unsupported media type.
 pub const UNSUPPORTED_MEDIA_TYPE: &str =
     "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type";
+
+/// How a failed job's error is told to clients: the status code (400 when
+/// the input was at fault, 500 when the job was), the exception type and
+/// its title.
+pub fn job_failure(run: &RunError) -> (u16, String, &'static str) {
+    let ours = |slug: &str| format!("{WADES}{slug}");
+    match run {
+        RunError::Guest { code, .. } if code == "invalid-input" => {
+            (400, INVALID_PARAMETER.into(), "Invalid input")
+        }
+        RunError::Guest { .. } => (500, ours("process-failed"), "Process failed"),
+        RunError::OutOfFuel { .. } => (500, ours("out-of-fuel"), "Out of fuel"),
+        RunError::MemoryLimit { .. } => (500, ours("memory-limit"), "Memory limit exceeded"),
+        RunError::Timeout { .. } => (500, ours("timeout"), "Time limit exceeded"),
+        RunError::Cancelled => (500, ours("dismissed"), "Job dismissed"),
+        RunError::Trap { .. } => (500, ours("process-crashed"), "Process crashed"),
+        RunError::InvalidOutput(_) => (500, ours("invalid-output"), "Invalid output"),
+        RunError::Host(_) => (500, ours("internal-error"), "Internal server error"),
+    }
+}
+
+/// The exception document of a failed job.
+pub fn job_exception(run: &RunError) -> Value {
+    let (status, kind, title) = job_failure(run);
+    exception(&kind, title, status, &run.to_string())
+}
 
 /// An OGC exception document. An empty `detail` is left out rather than
 /// sent as noise.

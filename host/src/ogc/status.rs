@@ -2,8 +2,28 @@
 
 use super::{link, trim_base, REL_RESULTS};
 use crate::model::{JobRecord, JobStatus};
+use crate::runtime::RunError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
+
+/// The exception document of a failed job: built from the run error the
+/// job service stores (`{"error": <RunError>}`), or the stored document
+/// itself if it already is one (`type` is its one required member).
+/// Anything else is left out, as it would make the status document
+/// invalid; `message` says what happened either way.
+fn exception_of(job: &JobRecord) -> Option<Value> {
+    let stored = job.error.as_ref()?;
+    if let Some(run) = stored
+        .get("error")
+        .and_then(|e| serde_json::from_value::<RunError>(e.clone()).ok())
+    {
+        return Some(super::exception::job_exception(&run));
+    }
+    stored
+        .get("type")
+        .is_some_and(Value::is_string)
+        .then(|| stored.clone())
+}
 
 /// The OGC `statusInfo` of a job.
 ///
@@ -24,14 +44,8 @@ pub fn status_info(job: &JobRecord, base: &str) -> Value {
         m.insert("message".into(), json!(msg));
     }
     if job.status == JobStatus::Failed {
-        // Only an exception document (`type` is the one required member):
-        // 2.0 types `exception` as one, and an error stored in another form
-        // would make the status document invalid. `message` says what
-        // happened either way.
-        if let Some(e @ Value::Object(fields)) = &job.error {
-            if fields.get("type").is_some_and(Value::is_string) {
-                m.insert("exception".into(), e.clone());
-            }
+        if let Some(e) = exception_of(job) {
+            m.insert("exception".into(), e);
         }
     }
     m.insert("created".into(), json!(time(job.created)));
@@ -197,17 +211,20 @@ mod tests {
     }
 
     #[test]
-    fn only_exception_documents_become_the_exception_member() {
-        // A failure stored in another form (here `{"error": <RunError>}`,
-        // what the jobs service records) is left out rather than sent as an
-        // invalid 2.0 `exception`.
+    fn stored_run_errors_become_the_exception_member() {
+        // What the jobs service records: `{"error": <RunError>}`.
         let mut failed = job(JobStatus::Failed);
-        failed.error = Some(json!({"error": {"kind": "guest", "code": "invalid-input",
-                                             "message": "not a TIFF"}}));
+        failed.error = Some(json!({"error": {"kind": "guest", "detail": {
+            "code": "invalid-input", "message": "not a TIFF"}}}));
         let doc = status_info(&failed, "https://h.example");
-        assert!(doc.get("exception").is_none(), "{doc}");
-        assert_eq!(doc["message"], "working");
+        assert_eq!(doc["exception"]["type"], crate::ogc::INVALID_PARAMETER);
+        assert_eq!(doc["exception"]["status"], 400);
+        assert!(doc["exception"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a TIFF"));
         validate("statusInfo.yaml", &doc);
+        validate("exception.yaml", &doc["exception"]);
         if let Err(errors) = check(
             OGC_2_0,
             "schemas/processes-core/statusInfo.yaml",
@@ -217,8 +234,12 @@ mod tests {
             let real: Vec<&String> = errors.iter().filter(|e| !e.contains("processID")).collect();
             assert!(real.is_empty(), "{real:#?}");
         }
-        // The exception documents the tests above use do come through.
-        assert!(status_info(&job(JobStatus::Failed), "https://h.example")["exception"].is_object());
+
+        // Anything else is left out rather than sent as an invalid exception.
+        failed.error = Some(json!({"title": "interrupted"}));
+        let doc = status_info(&failed, "https://h.example");
+        assert!(doc.get("exception").is_none(), "{doc}");
+        assert_eq!(doc["message"], "working");
     }
 
     #[test]

@@ -19,9 +19,11 @@ pub enum LoadError {
     Host(String),
 }
 
-/// Why a job did not succeed.
+/// Why a job did not succeed. Stored with failed jobs, hence serde; the
+/// representation is adjacent (`{"kind": ..., "detail": ...}`) because an
+/// internally tagged one cannot hold the variants that wrap a plain string.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 pub enum RunError {
     /// The fuel budget ran out.
     #[error("the job ran out of fuel after {fuel} units")]
@@ -64,4 +66,33 @@ pub enum RunError {
     /// The host could not set the job up.
     #[error("the job could not be started: {0}")]
     Host(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_error_survives_a_trip_through_json() {
+        for e in [
+            RunError::OutOfFuel { fuel: 5 },
+            RunError::MemoryLimit { limit: 7 },
+            RunError::Timeout {
+                limit: Duration::from_millis(1500),
+            },
+            RunError::Cancelled,
+            RunError::Trap {
+                message: "unreachable".into(),
+            },
+            RunError::Guest {
+                code: "bad".into(),
+                message: "no".into(),
+            },
+            RunError::InvalidOutput("too big".into()),
+            RunError::Host("disk full".into()),
+        ] {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(serde_json::from_value::<RunError>(json).unwrap(), e);
+        }
+    }
 }

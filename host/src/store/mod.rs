@@ -250,12 +250,15 @@ impl JobStore {
     /// rest become `failed` with an error document, so a job that crashes
     /// the server cannot do so forever. Returns (resumed, failed).
     pub async fn recover_interrupted(&self, max_attempts: u32) -> Result<(u64, u64), StoreError> {
+        // The form the job service stores failures in: `{"error": <RunError>}`.
         let error = serde_json::to_string(&serde_json::json!({
-            "title": "interrupted",
-            "detail": format!(
-                "the server restarted while the job was running, \
-                 and it had already been attempted {max_attempts} time(s)"
-            ),
+            "error": {
+                "kind": "host",
+                "detail": format!(
+                    "the server restarted while the job was running, \
+                     and it had already been attempted {max_attempts} time(s)"
+                ),
+            }
         }))?;
         // All or nothing, so a crash during recovery cannot leave half the
         // jobs resumed and the rest failed by the second statement's rule.

@@ -616,8 +616,11 @@ async fn recover_interrupted_resumes_or_fails() {
         Some("interrupted by a server restart")
     );
     let error = failed.error.unwrap();
-    assert_eq!(error["title"], "interrupted");
-    assert!(error["detail"].is_string());
+    assert_eq!(error["error"]["kind"], "host");
+    assert!(error["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("server restarted"));
     assert_eq!(failed.finished, Some(failed.updated));
     assert_eq!(failed.attempts, 3);
 
