@@ -10,8 +10,9 @@
 //!   the same Rust code compiled natively; with epoch interruption only, and
 //!   with fuel metering on top.
 //!
-//! - `http`: M1 (sync hello-world at concurrency 32 with wrk) and M3
-//!   (10,000 async echo jobs) against the real server.
+//! - `http`: against the real server: M1 (sync hello-world at concurrency
+//!   32 with wrk, side by side with pygeoapi 0.21 under gunicorn), the
+//!   latency of dismissing a running job, and M3 (10,000 async echo jobs).
 //!
 //! `cargo xtask bench [hello|nd|http] [--quick]`
 
