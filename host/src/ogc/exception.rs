@@ -1,6 +1,7 @@
 //! Exception documents (RFC 7807 problem details, as OGC uses them).
 
-use crate::runtime::RunError;
+use crate::error::Error;
+use crate::runtime::{LoadError, RunError};
 use serde_json::{json, Map, Value};
 
 /// Also reachable from here, next to the other fixed documents.
@@ -33,6 +34,30 @@ pub const IMMUTABLE_PROCESS: &str =
 /// Part 2: `415` for a deployment body of an unsupported media type.
 pub const UNSUPPORTED_MEDIA_TYPE: &str =
     "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type";
+
+/// How an error is told to clients: the HTTP status code, the exception
+/// type and its title. The one place errors become OGC exceptions.
+pub fn for_error(e: &Error) -> (u16, String, &'static str) {
+    let ours = |slug: &str| format!("{WADES}{slug}");
+    match e {
+        Error::NoSuchProcess(_) => (404, NO_SUCH_PROCESS.into(), "No such process"),
+        Error::NoSuchJob(_) => (404, NO_SUCH_JOB.into(), "No such job"),
+        Error::ResultNotReady(_) => (404, RESULT_NOT_READY.into(), "Result not ready"),
+        Error::NoSuchOutput { .. } => (404, ours("no-such-output"), "No such output"),
+        Error::InvalidParameter(_) => (400, INVALID_PARAMETER.into(), "Invalid parameter"),
+        Error::BadRequest(_) => (400, INVALID_PARAMETER.into(), "Bad request"),
+        Error::PayloadTooLarge(_) => (413, ours("payload-too-large"), "Payload too large"),
+        Error::NotFound(_) => (404, ours("not-found"), "Not found"),
+        Error::MethodNotAllowed => (405, ours("method-not-allowed"), "Method not allowed"),
+        Error::JobFailed(run) => job_failure(run),
+        Error::Load(
+            LoadError::Invalid(_) | LoadError::WrongWorld(_) | LoadError::BadDescription(_),
+        ) => (400, ours("invalid-component"), "Invalid component"),
+        Error::Load(LoadError::Host(_)) | Error::Internal(_) => {
+            (500, ours("internal-error"), "Internal server error")
+        }
+    }
+}
 
 /// How a failed job's error is told to clients: the status code (400 when
 /// the input was at fault, 500 when the job was), the exception type and
