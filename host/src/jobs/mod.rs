@@ -268,7 +268,7 @@ impl Jobs {
 
     /// The request a job was created with.
     pub fn request(&self, job: &JobRecord) -> JobRequest {
-        serde_json::from_value(job.request.clone()).unwrap_or_default()
+        JobRequest::deserialize(&job.request).unwrap_or_default()
     }
 }
 
@@ -517,7 +517,9 @@ async fn execute(
     job: &JobRecord,
     cancel: CancellationToken,
 ) -> Result<Vec<(String, StoredOutput)>, RunError> {
-    let request: JobRequest = serde_json::from_value(job.request.clone())
+    // Read in place: cloning the stored request first would copy every
+    // input once more per job.
+    let request = JobRequest::deserialize(&job.request)
         .map_err(|e| RunError::Host(format!("stored request: {e}")))?;
     let entry = inner
         .registry
