@@ -2,10 +2,9 @@
 
 mod common;
 
-use common::{client, wait_final, Server};
+use common::{client, serve_bytes, wait_final, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 const OGC_EXC: &str = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/";
@@ -515,29 +514,6 @@ fn the_job_list_filters_and_pages() {
     assert_exception(status, &body, 400, "invalid-parameter");
     let (status, body) = get(&s, "/jobs?datetime=yesterday");
     assert_exception(status, &body, 400, "invalid-parameter");
-}
-
-/// Serves `body` to every GET on a loopback port, for href inputs.
-fn serve_bytes(body: Vec<u8>, media_type: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {media_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    format!("http://{addr}")
 }
 
 #[test]

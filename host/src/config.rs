@@ -13,6 +13,7 @@
 //! running_jobs = 64                             # jobs in `running` at once (staging, waiting
 //!                                               # for a worker, executing, storing results)
 //! max_body_bytes = 67108864
+//! max_module_bytes = 33554432                   # largest deployable component
 //!
 //! [limits]                                      # per job; processes and requests may only lower them
 //! fuel = 200000000000
@@ -23,6 +24,10 @@
 //! max_bytes = 268435456
 //! timeout_seconds = 30
 //! allow = ["127.0.0.1/32"]                      # private/loopback networks allowed despite SSRF rules
+//!
+//! [compile]                                     # each deployed component, in a child process
+//! time_seconds = 60
+//! memory_bytes = 2147483648
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -51,10 +56,15 @@ pub struct Config {
     pub running_jobs: usize,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Largest component that may be deployed (the body of a deployment
+    /// may be this large, or a third more as base64 in a package).
+    pub max_module_bytes: usize,
     /// Per-job limits.
     pub limits: LimitsConfig,
     /// Fetching of `href` inputs.
     pub fetch: FetchConfig,
+    /// Compiling of deployed components.
+    pub compile: CompileConfig,
     /// Times a job is started before a crash loop fails it.
     pub max_attempts: u32,
 }
@@ -69,6 +79,26 @@ pub struct LimitsConfig {
     pub memory_bytes: u64,
     /// Wall-clock seconds.
     pub timeout_seconds: u64,
+}
+
+/// The budget of compiling one deployed component, in a child process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompileConfig {
+    /// Wall-clock seconds.
+    pub time_seconds: u64,
+    /// Address space of the compiling process, in bytes.
+    pub memory_bytes: u64,
+}
+
+impl Default for CompileConfig {
+    fn default() -> Self {
+        let budget = crate::runtime::CompileBudget::default();
+        CompileConfig {
+            time_seconds: budget.time.as_secs(),
+            memory_bytes: budget.memory_bytes,
+        }
+    }
 }
 
 /// How `href` inputs are fetched.
@@ -96,8 +126,10 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             running_jobs: 64,
             max_body_bytes: 64 << 20,
+            max_module_bytes: 32 << 20,
             limits: LimitsConfig::default(),
             fetch: FetchConfig::default(),
+            compile: CompileConfig::default(),
             max_attempts: 2,
         }
     }
@@ -160,6 +192,9 @@ impl Config {
         if let Some(v) = var("WADES_RUNNING_JOBS") {
             self.running_jobs = parse("WADES_RUNNING_JOBS", v)?;
         }
+        if let Some(v) = var("WADES_MAX_MODULE_BYTES") {
+            self.max_module_bytes = parse("WADES_MAX_MODULE_BYTES", v)?;
+        }
         if let Some(v) = var("WADES_FETCH_ALLOW") {
             self.fetch.allow = v
                 .split(',')
@@ -194,6 +229,10 @@ impl Config {
             fuel: Some(self.limits.fuel),
             memory_bytes: Some(self.limits.memory_bytes),
             timeout: Some(std::time::Duration::from_secs(self.limits.timeout_seconds)),
+        };
+        rc.compile_budget = crate::runtime::CompileBudget {
+            time: std::time::Duration::from_secs(self.compile.time_seconds),
+            memory_bytes: self.compile.memory_bytes,
         };
         // Describe calls and jobs share the pool: leave room beyond the workers.
         rc.max_concurrent_jobs = (self.workers as u32 + 4).max(8);

@@ -23,6 +23,16 @@ pub enum Error {
         /// The output asked for.
         output: String,
     },
+    /// A process with this id is already deployed.
+    #[error("a process with id '{0}' already exists")]
+    DuplicateProcess(String),
+    /// The process is built into the server and cannot be replaced or undeployed.
+    #[error("process '{0}' is built into this server and cannot be replaced or undeployed")]
+    ImmutableProcess(String),
+    /// The body's media type (or a package's execution unit) is not one
+    /// this server takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A parameter or input is wrong; the detail says which and why.
     #[error("{0}")]
     InvalidParameter(String),

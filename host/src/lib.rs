@@ -8,8 +8,9 @@
 //! - [`runtime`]: the sandbox: one wasmtime engine, compiled components
 //!   cached by content hash, and a fresh instance per job under fuel, memory
 //!   and wall-clock limits;
-//! - [`registry`], [`jobs`], [`store`]: the processes offered, the job queue
-//!   and its SQLite persistence;
+//! - [`registry`], [`jobs`], [`store`], [`modules`]: the processes offered
+//!   (built in or deployed), the job queue, their SQLite persistence, and
+//!   the content-addressed store of deployed components;
 //! - [`ogc`]: the OGC JSON wire format; [`http`]: the axum handlers;
 //!   [`server`]: assembly from the [`config`].
 
@@ -21,6 +22,7 @@ pub mod fetch;
 pub mod http;
 pub mod jobs;
 pub mod model;
+pub mod modules;
 pub mod ogc;
 pub mod registry;
 pub mod runtime;

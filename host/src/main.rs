@@ -62,8 +62,17 @@ enum Command {
     },
 }
 
+fn main() -> Result<()> {
+    // `wades __compile` is the child that compiles uploads under a budget
+    // (wades::runtime::isolated); it needs neither the CLI nor tokio's threads.
+    if let Some(code) = wades::runtime::compile_child_main() {
+        std::process::exit(code);
+    }
+    cli()
+}
+
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn cli() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::http::{router, AppState};
 use crate::jobs::Jobs;
-use crate::registry::Registry;
+use crate::modules::ModuleStore;
+use crate::registry::{DeployLimits, Registry};
 use crate::runtime::Runtime;
 use crate::store::JobStore;
 use std::sync::Arc;
@@ -24,13 +25,23 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
     std::fs::create_dir_all(&config.data_dir)?;
     let store = JobStore::open(&config.data_dir.join("wades.db")).await?;
     let runtime = Runtime::new(config.runtime())?;
-    let registry = Arc::new(Registry::new(runtime.clone()));
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let modules = ModuleStore::open(&config.data_dir.join("modules"))?;
+    let registry = Arc::new(Registry::new(
+        runtime.clone(),
+        modules,
+        store.clone(),
+        fetcher.clone(),
+        DeployLimits {
+            max_module_bytes: config.max_module_bytes,
+        },
+    ));
     if let Some(dir) = &config.builtin_dir {
         registry.load_builtins(dir, &config.builtins).await?;
     } else {
         tracing::warn!("no builtin_dir configured: the server starts without built-in processes");
     }
-    let fetcher = Fetcher::new(&config.fetch)?;
+    registry.load_deployed().await?;
     let jobs = Jobs::new(
         store,
         registry.clone(),

@@ -29,7 +29,7 @@ pub async fn execute(
     raw_body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let entry = app.registry.get(&id)?;
-    let description = entry.process.description();
+    let description = entry.description.clone();
     let bytes = body(raw_body)?;
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::BadRequest(format!("the request body is not JSON: {e}")))?;

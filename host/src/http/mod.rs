@@ -1,6 +1,7 @@
 //! OGC API – Processes over HTTP. Handlers are thin: they parse the request,
 //! call the registry or the job service, and render the answer.
 
+mod deploy;
 mod error;
 mod execute;
 mod jobs;
@@ -14,7 +15,7 @@ use crate::config::Config;
 use crate::jobs::Jobs;
 use crate::registry::Registry;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use std::sync::Arc;
 
@@ -29,14 +30,27 @@ pub struct AppState {
     pub base: Arc<str>,
 }
 
+/// A deployment route, whose body may hold a whole component: as raw bytes,
+/// or a third larger as base64 inside a package.
+fn deployment(route: MethodRouter<AppState>, config: &Config) -> MethodRouter<AppState> {
+    let limit = config.max_module_bytes / 3 * 4 + (1 << 20);
+    route.layer(DefaultBodyLimit::max(limit.max(config.max_body_bytes)))
+}
+
 /// The whole API.
 pub fn router(state: AppState, config: &Config) -> Router {
     Router::new()
         .route("/", get(landing::landing))
         .route("/conformance", get(landing::conformance))
         .route("/api", get(openapi::api))
-        .route("/processes", get(processes::list))
-        .route("/processes/{id}", get(processes::describe))
+        .route("/processes", get(processes::list).merge(deployment(post(deploy::deploy), config)))
+        .route(
+            "/processes/{id}",
+            get(processes::describe)
+                .delete(deploy::undeploy)
+                .merge(deployment(axum::routing::put(deploy::replace), config)),
+        )
+        .route("/processes/{id}/package", get(deploy::package))
         .route("/processes/{id}/execution", post(execute::execute))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::status).delete(jobs::dismiss))

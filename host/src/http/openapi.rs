@@ -39,18 +39,52 @@ pub fn document(base: &str) -> Value {
         false,
     );
     let not_found = problem("not found");
+    let package = json!({"$ref": "#/components/schemas/ogcapppkg"});
+    let deploy_body = json!({
+        "application/wasm": {"schema": {"type": "string", "format": "binary"}},
+        "application/ogcapppkg+json": {"schema": package.clone()},
+        "application/json": {"schema": package}
+    });
     json!({
         "openapi": "3.0.3",
         "info": {"title": "wades", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "OGC API - Processes (Part 1) with every job in a WebAssembly sandbox"},
+                 "description": "OGC API - Processes (Part 1, and Part 2 deploy, replace, undeploy) with every job in a WebAssembly sandbox"},
         "servers": [{"url": base}],
         "paths": {
             "/": {"get": op("Landing page", "getLandingPage", json!([]), json!({"200": ok("links to the API", "application/json")}))},
             "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([]), json!({"200": ok("conformance classes", "application/json")}))},
             "/api": {"get": op("This API definition", "getAPI", json!([]), json!({"200": ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")}))},
-            "/processes": {"get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": ok("process summaries", "application/json")}))},
-            "/processes/{id}": {"get": op("Describe a process", "getProcessDescription", json!([id]),
-                json!({"200": ok("process description", "application/json"), "404": not_found}))},
+            "/processes": {
+                "get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": ok("process summaries", "application/json")})),
+                "post": {
+                    "summary": "Deploy a process (a WebAssembly component, or an application package naming one)",
+                    "operationId": "deploy",
+                    "parameters": [param("id", "query", json!({"type": "string"}), false)],
+                    "requestBody": {"required": true, "content": deploy_body.clone()},
+                    "responses": {
+                        "201": ok("the deployed process's summary; Location names it", "application/json"),
+                        "400": problem("invalid component or package"), "409": problem("duplicated process"),
+                        "413": problem("component too large"), "415": problem("unsupported media type")
+                    }
+                }
+            },
+            "/processes/{id}": {
+                "get": op("Describe a process", "getProcessDescription", json!([id]),
+                    json!({"200": ok("process description", "application/json"), "404": not_found})),
+                "put": {
+                    "summary": "Replace a deployed process", "operationId": "replace", "parameters": [id],
+                    "requestBody": {"required": true, "content": deploy_body},
+                    "responses": {"204": {"description": "replaced"}, "400": problem("invalid component or package"),
+                        "403": problem("immutable process"), "404": not_found, "413": problem("component too large"),
+                        "415": problem("unsupported media type")}
+                },
+                "delete": op("Undeploy a process", "undeploy", json!([id]),
+                    json!({"204": {"description": "undeployed"}, "403": problem("immutable process"), "404": not_found}))
+            },
+            "/processes/{id}/package": {"get": op("The package a process was deployed with", "getPackage",
+                json!([id, param("f", "query", json!({"type": "string", "enum": ["json", "wasm"]}), false)]),
+                json!({"200": {"description": "the package, or the component with Accept: application/wasm",
+                    "content": {"application/ogcapppkg+json": {}, "application/wasm": {}}}, "404": not_found}))},
             "/processes/{id}/execution": {"post": {
                 "summary": "Execute a process", "operationId": "execute",
                 "parameters": [id, param("Prefer", "header", json!({"type": "string"}), false)],
@@ -86,6 +120,9 @@ pub fn document(base: &str) -> Value {
             "exception": {"type": "object", "required": ["type"], "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"}, "instance": {"type": "string"}}},
+            "ogcapppkg": {"type": "object", "required": ["executionUnit"], "properties": {
+                "processDescription": {"type": "object"},
+                "executionUnit": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}, {"type": "string"}]}}},
             "execute": {"type": "object", "properties": {
                 "inputs": {"type": "object", "additionalProperties": true},
                 "outputs": {"type": "object", "additionalProperties": true},

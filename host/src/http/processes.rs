@@ -107,7 +107,7 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
         .iter()
         .skip(page.offset as usize)
         .take(page.limit as usize)
-        .map(|e| crate::ogc::description::process_summary(e.process.description(), b, e.mutable))
+        .map(|e| crate::ogc::description::process_summary(&e.description, b, e.mutable))
         .collect();
     let more = (page.offset + page.limit) < all.len() as u32;
     let links = page_links(b, "/processes", &pairs, &page, more);
@@ -118,7 +118,7 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
 pub async fn describe(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
     let e = app.registry.get(&id)?;
     Ok(Json(crate::ogc::description::process_document(
-        e.process.description(),
+        &e.description,
         &app.base,
         e.mutable,
     )))

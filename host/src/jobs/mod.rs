@@ -160,15 +160,11 @@ impl Jobs {
             .expect("running")
             .insert(job.id.clone(), CancellationToken::new());
         let row = Arc::new(AsyncMutex::new(Row::Deferred));
-        let inner = self.inner.clone();
-        let (running, deferred) = (job.clone(), row.clone());
-        let mut task = self.inner.threads.handle().spawn(async move {
-            let done = run(&inner, running, Some(deferred)).await;
-            drop(slot);
-            done
-        });
-        let joined = tokio::select! {
-            joined = &mut task => joined,
+        let (reply, mut answer) = oneshot::channel();
+        let task = run(self.inner.clone(), job.clone(), Some(row.clone()), slot, Some(reply));
+        self.inner.threads.handle().spawn(task);
+        let answer = tokio::select! {
+            answer = &mut answer => answer,
             _ = tokio::time::sleep(SYNC_WRITE_BEHIND) => {
                 let mut row = row.lock().await;
                 if *row == Row::Deferred {
@@ -179,10 +175,10 @@ impl Jobs {
                     }
                 }
                 drop(row);
-                task.await
+                answer.await
             }
         };
-        joined.map_err(|e| Error::Internal(e.to_string()))?
+        answer.map_err(|_| Error::Internal(format!("job {} ended without an answer", job.id)))?
     }
 
     /// The job `id`.
@@ -367,11 +363,7 @@ async fn dispatch(inner: Arc<Inner>) {
             }
             Ok(jobs) => {
                 for (job, slot) in jobs.into_iter().zip(slots) {
-                    let inner = inner.clone();
-                    tokio::spawn(async move {
-                        run(&inner, job, None).await.ok();
-                        drop::<OwnedSemaphorePermit>(slot);
-                    });
+                    tokio::spawn(run(inner.clone(), job, None, slot, None));
                 }
             }
             Err(e) => {
@@ -383,8 +375,6 @@ async fn dispatch(inner: Arc<Inner>) {
     }
 }
 
-/// Runs a job that is stored as `running` and has its cancel handle
-/// published, records how it ended, and returns it as it now stands.
 /// Where a sync job's row stands; see [`Jobs::run_sync`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Row {
@@ -394,14 +384,19 @@ enum Row {
     Written,
 }
 
+/// Where the end of a job is reported: to the client of a sync execution.
+type Reply = Option<oneshot::Sender<Result<JobRecord>>>;
+
 /// Runs a job that has its cancel handle published and whose row is
-/// `running` (or deferred), records how it ended, and returns it as it now
-/// stands.
+/// `running` (or deferred), records how it ended, then frees its running
+/// `slot` and sends the job as it now stands to `reply`.
 async fn run(
-    inner: &Inner,
+    inner: Arc<Inner>,
     job: JobRecord,
     row: Option<Arc<AsyncMutex<Row>>>,
-) -> Result<JobRecord> {
+    slot: OwnedSemaphorePermit,
+    reply: Reply,
+) {
     let token = inner
         .running
         .lock()
@@ -413,58 +408,88 @@ async fn run(
         // Dismissed between its claim and now: never start.
         Err(RunError::Cancelled)
     } else {
-        execute(inner, &job, token).await
+        execute(&inner, &job, token).await
     };
-    let job_dir = inner.dir.join(&job.id);
-    remove_dir(&job_dir.join("inputs"));
+    remove_dir(&inner.dir.join(&job.id).join("inputs"));
     let end = End::of(outcome);
     // Held until the end is recorded, so the row is written exactly once.
-    let row = match &row {
-        Some(row) => Some(row.lock().await),
+    let row = match row {
+        Some(row) => Some(row.lock_owned().await),
         None => None,
     };
-    let id = job.id.as_str();
-    let finish = |end: End| async move {
-        let (results, error) = (end.results.as_ref(), end.error.as_ref());
-        inner
-            .store
-            .finish(id, end.status, Some(&end.message), results, error)
-            .await
-    };
-    let finished = match row.as_deref() {
-        Some(Row::Deferred) => {
-            let done = end.apply(job.clone());
-            match inner.store.insert(&done).await {
-                Ok(()) => Ok(Some(done)),
-                // The running row was written after all, by a request that
-                // went away before it learnt so.
-                Err(StoreError::DuplicateJob(_)) => finish(end).await,
-                Err(e) => Err(e),
-            }
+    if row.as_deref() != Some(&Row::Deferred) {
+        let finished = finish(&inner, &job.id, &end).await;
+        drop((row, slot));
+        return inner.conclude(&job.id, finished, reply);
+    }
+    // A short sync job: its one row is written final, and the writer
+    // answers the client itself, so this thread is not woken again.
+    let done = end.apply(job);
+    let handle = inner.threads.handle().clone();
+    let (after, id) = (inner.clone(), done.id.clone());
+    let record = done.clone();
+    let queued = inner.store.insert_then(&done, move |stored| match stored {
+        Ok(()) => {
+            drop((row, slot));
+            let id = record.id.clone();
+            after.conclude(&id, Ok(record), reply);
         }
-        _ => finish(end).await,
-    };
-    drop(row);
-    inner.running.lock().expect("running").remove(&job.id);
-    let result = match finished {
+        // The running row was written after all, by a request that went
+        // away before it learnt so.
+        Err(StoreError::DuplicateJob(_)) => {
+            handle.spawn(async move {
+                let finished = finish(&after, &record.id, &end).await;
+                drop((row, slot));
+                after.conclude(&record.id, finished, reply);
+            });
+        }
+        Err(e) => {
+            drop((row, slot));
+            after.conclude(&record.id, Err(e.into()), reply);
+        }
+    });
+    if let Err(e) = queued {
+        inner.conclude(&id, Err(e.into()), None);
+    }
+}
+
+/// Records the end of a job whose row is written, and returns it as it
+/// now stands.
+async fn finish(inner: &Inner, id: &str, end: &End) -> Result<JobRecord> {
+    let (results, error) = (end.results.as_ref(), end.error.as_ref());
+    match inner
+        .store
+        .finish(id, end.status, Some(&end.message), results, error)
+        .await
+    {
         Ok(Some(done)) => Ok(done),
         // No longer running: it was dismissed, and its files must go.
         Ok(None) => {
-            remove_dir(&job_dir);
+            remove_dir(&inner.dir.join(id));
             inner
                 .store
-                .get(&job.id)
+                .get(id)
                 .await
                 .map_err(Error::from)
-                .and_then(|j| j.ok_or_else(|| Error::NoSuchJob(job.id.clone())))
+                .and_then(|j| j.ok_or_else(|| Error::NoSuchJob(id.into())))
         }
-        Err(e) => {
-            tracing::error!(job = %job.id, error = %e, "recording the end of a job failed");
-            Err(e.into())
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Inner {
+    /// A job's end is durable: it is no longer running here, and whoever
+    /// waits for it learns so.
+    fn conclude(&self, id: &str, finished: Result<JobRecord>, reply: Reply) {
+        self.running.lock().expect("running").remove(id);
+        if let Err(e) = &finished {
+            tracing::error!(job = %id, error = %e, "recording the end of a job failed");
         }
-    };
-    inner.notify_final(&job.id);
-    result
+        self.notify_final(id);
+        if let Some(reply) = reply {
+            let _ = reply.send(finished);
+        }
+    }
 }
 
 /// How a run ended, as stored.
@@ -530,7 +555,7 @@ async fn execute(
         inputs: root.join("inputs"),
         outputs: root.join("outputs"),
     };
-    let mounted = entry.process.description().stages_files();
+    let mounted = entry.description.stages_files();
     if mounted {
         for d in [&dirs.inputs, &dirs.outputs] {
             std::fs::create_dir_all(d).map_err(|e| RunError::Host(format!("job folders: {e}")))?;
@@ -538,7 +563,7 @@ async fn execute(
     }
     let inputs = staging::stage(
         &inner.fetcher,
-        entry.process.description(),
+        &entry.description,
         request.inputs,
         &dirs.inputs,
     )

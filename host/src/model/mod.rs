@@ -1,5 +1,6 @@
 //! The domain's view of processes and their values.
 
+mod deployment;
 mod description;
 mod digest;
 mod job;
@@ -9,6 +10,7 @@ mod value;
 pub use description::{
     Format, InputDescription, JobControl, OutputDescription, ProcessDescription,
 };
+pub use deployment::Deployment;
 pub use digest::Digest;
 pub use job::{JobFilter, JobRecord, JobStatus, LogLine};
 pub use limits::Limits;

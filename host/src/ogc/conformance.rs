@@ -18,6 +18,8 @@ pub const CONFORMANCE_CLASSES: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/job-list",
     "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
 ];
 
 /// The `confClasses` document listing [`CONFORMANCE_CLASSES`].

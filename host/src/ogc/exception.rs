@@ -44,6 +44,13 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
         Error::NoSuchJob(_) => (404, NO_SUCH_JOB.into(), "No such job"),
         Error::ResultNotReady(_) => (404, RESULT_NOT_READY.into(), "Result not ready"),
         Error::NoSuchOutput { .. } => (404, ours("no-such-output"), "No such output"),
+        Error::DuplicateProcess(_) => (409, DUPLICATED_PROCESS.into(), "Duplicated process"),
+        Error::ImmutableProcess(_) => (403, IMMUTABLE_PROCESS.into(), "Immutable process"),
+        Error::UnsupportedMediaType(_) => (
+            415,
+            UNSUPPORTED_MEDIA_TYPE.into(),
+            "Unsupported media type",
+        ),
         Error::InvalidParameter(_) => (400, INVALID_PARAMETER.into(), "Invalid parameter"),
         Error::BadRequest(_) => (400, INVALID_PARAMETER.into(), "Bad request"),
         Error::PayloadTooLarge(_) => (413, ours("payload-too-large"), "Payload too large"),
@@ -51,7 +58,10 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
         Error::MethodNotAllowed => (405, ours("method-not-allowed"), "Method not allowed"),
         Error::JobFailed(run) => job_failure(run),
         Error::Load(
-            LoadError::Invalid(_) | LoadError::WrongWorld(_) | LoadError::BadDescription(_),
+            LoadError::Invalid(_)
+            | LoadError::WrongWorld(_)
+            | LoadError::BadDescription(_)
+            | LoadError::OverBudget(_),
         ) => (400, ours("invalid-component"), "Invalid component"),
         Error::Load(LoadError::Host(_)) | Error::Internal(_) => {
             (500, ours("internal-error"), "Internal server error")

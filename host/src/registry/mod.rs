@@ -1,11 +1,23 @@
 //! The processes this server offers, by id.
 //!
 //! Built-in processes are loaded from components at start-up and cannot be
-//! changed through the API; deployed ones (Part 2) will join them here.
+//! changed through the API. Deployed ones (Part 2) are kept in the job
+//! store's database, their components in the content-addressed module
+//! store, and are loaded again at every start from the compiled-artifact
+//! cache. Uploaded components are compiled in a child process under a
+//! budget ([`Runtime::load_untrusted`]), never in the server itself.
+
+mod deploy;
+
+pub use deploy::{Deployable, DeployLimits};
 
 use crate::error::{Error, Result};
+use crate::fetch::Fetcher;
+use crate::model::{Digest, ProcessDescription};
+use crate::modules::ModuleStore;
 use crate::ogc::ExecuteParser;
 use crate::runtime::{Process, Runtime};
+use crate::store::JobStore;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -15,45 +27,88 @@ use std::sync::{Arc, RwLock};
 pub struct Entry {
     /// The loaded component.
     pub process: Arc<Process>,
+    /// The description clients see: the component's own, completed by the
+    /// package it was deployed with.
+    pub description: Arc<ProcessDescription>,
     /// Whether clients may replace or undeploy it.
     pub mutable: bool,
     /// Reads execute requests for it.
     pub parser: Arc<ExecuteParser>,
 }
 
+impl Entry {
+    fn new(process: Arc<Process>, description: ProcessDescription, mutable: bool) -> Self {
+        Entry {
+            parser: Arc::new(ExecuteParser::new(&description)),
+            description: Arc::new(description),
+            process,
+            mutable,
+        }
+    }
+}
+
 /// Processes by id, in id order.
 pub struct Registry {
     runtime: Runtime,
+    modules: ModuleStore,
+    store: JobStore,
+    fetcher: Fetcher,
+    limits: DeployLimits,
     entries: RwLock<BTreeMap<String, Entry>>,
+    /// Deploy, replace and undeploy one at a time, so that collecting a
+    /// module no process uses cannot race a deployment that is about to.
+    changes: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
-    /// An empty registry on `runtime`.
-    pub fn new(runtime: Runtime) -> Self {
+    /// An empty registry running components on `runtime`, keeping deployed
+    /// ones in `modules` and `store`, and fetching package hrefs with
+    /// `fetcher`.
+    pub fn new(
+        runtime: Runtime,
+        modules: ModuleStore,
+        store: JobStore,
+        fetcher: Fetcher,
+        limits: DeployLimits,
+    ) -> Self {
         Registry {
             runtime,
+            modules,
+            store,
+            fetcher,
+            limits,
             entries: RwLock::new(BTreeMap::new()),
+            changes: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Loads `<dir>/<name>.wasm` for every name as an immutable process.
+    /// Their bytes go to the module store too, so that their package can be
+    /// served like any other.
     pub async fn load_builtins(&self, dir: &Path, names: &[String]) -> Result<()> {
         for name in names {
             let path = dir.join(format!("{name}.wasm"));
             let bytes = std::fs::read(&path).map_err(|e| {
                 Error::Internal(format!("built-in process {}: {e}", path.display()))
             })?;
+            self.modules.put(&bytes)?;
             let process = self.runtime.load(bytes).await?;
-            let id = process.description().id.clone();
-            tracing::info!(%id, digest = %process.digest(), "built-in process");
-            self.entries.write().expect("registry lock").insert(
-                id,
-                Entry {
-                    parser: Arc::new(ExecuteParser::new(process.description())),
-                    process,
-                    mutable: false,
-                },
-            );
+            let description = process.description().clone();
+            tracing::info!(id = %description.id, digest = %process.digest(), "built-in process");
+            self.insert(Entry::new(process, description, false));
+        }
+        Ok(())
+    }
+
+    /// Loads every process deployed before this start. One whose module is
+    /// missing or damaged is left out, with an error in the log, rather
+    /// than keeping the server from starting.
+    pub async fn load_deployed(&self) -> Result<()> {
+        for d in self.store.deployments().await? {
+            match self.restore(&d).await {
+                Ok(entry) => self.insert(entry),
+                Err(e) => tracing::error!(id = %d.id, digest = %d.digest, error = %e, "a deployed process could not be loaded"),
+            }
         }
         Ok(())
     }
@@ -76,5 +131,25 @@ impl Registry {
             .values()
             .cloned()
             .collect()
+    }
+
+    fn insert(&self, entry: Entry) {
+        self.entries
+            .write()
+            .expect("registry lock")
+            .insert(entry.description.id.clone(), entry);
+    }
+
+    fn remove(&self, id: &str) {
+        self.entries.write().expect("registry lock").remove(id);
+    }
+
+    /// Whether a loaded process still runs module `digest`.
+    fn in_use(&self, digest: Digest) -> bool {
+        self.entries
+            .read()
+            .expect("registry lock")
+            .values()
+            .any(|e| e.process.digest() == digest)
     }
 }

@@ -31,6 +31,23 @@ pub enum CacheOutcome {
     },
 }
 
+/// Why no usable artifact was loaded.
+pub(crate) enum Miss {
+    /// None is cached.
+    Absent,
+    /// One is cached but was refused, for this reason.
+    Rejected(String),
+}
+
+impl std::fmt::Display for Miss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Miss::Absent => f.write_str("no artifact was cached"),
+            Miss::Rejected(reason) => f.write_str(reason),
+        }
+    }
+}
+
 pub(crate) struct ArtifactCache {
     dir: PathBuf,
     key: [u8; 32],
@@ -48,6 +65,11 @@ impl ArtifactCache {
         })
     }
 
+    /// The engine fingerprint artifacts here are compiled for.
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
     /// Where the artifact of `digest` lives.
     pub(crate) fn path(&self, digest: &Digest) -> PathBuf {
         self.dir
@@ -62,28 +84,36 @@ impl ArtifactCache {
         mac
     }
 
+    /// The artifact of `digest`, deserialized only if it passes the HMAC check.
+    pub(crate) fn load_verified(
+        &self,
+        engine: &Engine,
+        digest: &Digest,
+    ) -> Result<Component, Miss> {
+        let file = match std::fs::read(self.path(digest)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Miss::Absent),
+            Err(e) => return Err(Miss::Rejected(format!("unreadable artifact: {e}"))),
+        };
+        let artifact = self.verified(digest, &file).map_err(Miss::Rejected)?;
+        // SAFETY: the HMAC proves we serialized these bytes with an engine of
+        // the same fingerprint.
+        unsafe { Component::deserialize(engine, artifact) }
+            .map_err(|e| Miss::Rejected(format!("verified artifact did not load: {e}")))
+    }
+
     /// Loads the verified artifact of `bytes`, or compiles and caches it.
+    /// Only for trusted bytes: the compile runs in this process, unbounded.
     pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,
         digest: &Digest,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), LoadError> {
-        let path = self.path(digest);
-        let rejected = match std::fs::read(&path) {
-            Ok(file) => match self.verified(digest, &file) {
-                Ok(artifact) => {
-                    // SAFETY: the HMAC proves we serialized these bytes with an
-                    // engine of the same fingerprint.
-                    match unsafe { Component::deserialize(engine, artifact) } {
-                        Ok(c) => return Ok((c, CacheOutcome::Hit)),
-                        Err(e) => Some(format!("verified artifact did not load: {e}")),
-                    }
-                }
-                Err(reason) => Some(reason),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => Some(format!("unreadable artifact: {e}")),
+        let rejected = match self.load_verified(engine, digest) {
+            Ok(c) => return Ok((c, CacheOutcome::Hit)),
+            Err(Miss::Absent) => None,
+            Err(Miss::Rejected(reason)) => Some(reason),
         };
         if let Some(reason) = &rejected {
             tracing::warn!(%digest, %reason, "recompiling a rejected artifact");
@@ -93,7 +123,7 @@ impl ArtifactCache {
         let artifact = component
             .serialize()
             .map_err(|e| LoadError::Host(e.to_string()))?;
-        self.store(digest, &path, &artifact)
+        self.store(digest, &artifact)
             .map_err(|e| LoadError::Host(format!("caching artifact: {e}")))?;
         let outcome = match rejected {
             Some(reason) => CacheOutcome::Recompiled { reason },
@@ -114,13 +144,18 @@ impl ArtifactCache {
         Ok(artifact)
     }
 
-    fn store(&self, digest: &Digest, path: &Path, artifact: &[u8]) -> std::io::Result<()> {
+    /// Signs `artifact` (serialized by an engine of this cache's fingerprint)
+    /// and puts it where [`Self::load_verified`] looks. The one writer of
+    /// artifacts, shared by in-process compiles and the compile child.
+    pub(crate) fn store(&self, digest: &Digest, artifact: &[u8]) -> std::io::Result<()> {
         let tag = self.mac(digest, artifact).finalize().into_bytes();
         let mut file = Vec::with_capacity(MAGIC.len() + MAC_LEN + artifact.len());
         file.extend_from_slice(MAGIC);
         file.extend_from_slice(&tag);
         file.extend_from_slice(artifact);
-        // Write then rename, so a reader never sees half a file.
+        // Write then rename, so a reader never sees half a file. The pid keeps
+        // two processes compiling the same bytes from sharing a temp file.
+        let path = self.path(digest);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &file)?;
         std::fs::rename(&tmp, path)

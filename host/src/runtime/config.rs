@@ -1,5 +1,6 @@
 //! Operator settings of the sandbox.
 
+use super::CompileBudget;
 use crate::model::Limits;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +36,12 @@ pub struct RuntimeConfig {
     pub max_inline_output_bytes: usize,
     /// Cap on what a guest may write to stdout and stderr each.
     pub max_stdio_bytes: usize,
+    /// Time and memory allowed to compile one untrusted component
+    /// ([`Runtime::load_untrusted`](super::Runtime::load_untrusted)).
+    pub compile_budget: CompileBudget,
+    /// The program run as the compile child, called as `EXE __compile`;
+    /// `None` runs this executable again. Tests point it at the `wades` binary.
+    pub compiler_exe: Option<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -61,6 +68,8 @@ impl RuntimeConfig {
             max_wasm_stack: 1 << 20,
             max_inline_output_bytes: 16 << 20,
             max_stdio_bytes: 64 << 10,
+            compile_budget: CompileBudget::default(),
+            compiler_exe: None,
         }
     }
 }

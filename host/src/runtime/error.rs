@@ -14,6 +14,10 @@ pub enum LoadError {
     /// `describe` failed or returned something unusable.
     #[error("the component's description is unusable: {0}")]
     BadDescription(String),
+    /// Compiling the component went over its time or memory budget; the
+    /// message names which and its value.
+    #[error("{0}")]
+    OverBudget(String),
     /// Disk or other host trouble.
     #[error("loading the component failed: {0}")]
     Host(String),

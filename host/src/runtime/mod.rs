@@ -4,7 +4,9 @@
 //! interruption driven by its own OS thread), the linker, and the compiled
 //! components by content hash. [`Runtime::load`] compiles a component once
 //! (or loads its verified artifact from disk), checks that it targets the
-//! `wades:process` world and asks it to describe itself. [`Runtime::execute`]
+//! `wades:process` world and asks it to describe itself;
+//! [`Runtime::load_untrusted`] does the same for uploads, but has them
+//! compiled by a child process under a [`CompileBudget`]. [`Runtime::execute`]
 //! then runs jobs on it, each in a new store under its own limits.
 //!
 //! ```no_run
@@ -27,6 +29,7 @@ mod config;
 mod engine;
 mod error;
 mod events;
+mod isolated;
 mod job;
 mod state;
 mod world;
@@ -35,13 +38,15 @@ pub use cache::CacheOutcome;
 pub use config::RuntimeConfig;
 pub use error::{LoadError, RunError};
 pub use events::{JobEvents, LogLevel, NoEvents};
+pub use isolated::{compile_child_main, CompileBudget};
 pub use job::{Job, JobDirs, JobOutput};
 
 use crate::model::{Digest, ProcessDescription};
 use bindings::ProcessPre;
+use cache::Miss;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
 /// The sandbox. Cheap to clone; clones share the engine and loaded components.
@@ -57,6 +62,7 @@ struct Inner {
     config: RuntimeConfig,
     loaded: Mutex<HashMap<Digest, Arc<Process>>>,
     slots: tokio::sync::Semaphore,
+    compiles: tokio::sync::Semaphore,
     _ticker: engine::EpochTicker,
 }
 
@@ -104,6 +110,7 @@ impl Runtime {
         Ok(Runtime {
             inner: Arc::new(Inner {
                 slots: tokio::sync::Semaphore::new(config.max_concurrent_jobs as usize),
+                compiles: tokio::sync::Semaphore::new(isolated::MAX_CONCURRENT_COMPILES),
                 engine,
                 linker,
                 cache,
@@ -126,36 +133,105 @@ impl Runtime {
 
     /// Loads a component: compiled once per content hash, checked against
     /// the world, described. Loading the same bytes again is a map lookup.
+    /// The compile runs in this process without a budget: for trusted
+    /// (built-in) components only; uploads go through [`Self::load_untrusted`].
     pub async fn load(&self, bytes: Vec<u8>) -> Result<Arc<Process>, LoadError> {
         let digest = Digest::of(&bytes);
         if let Some(p) = self.loaded(&digest) {
             return Ok(p);
         }
-        let inner = self.inner.clone();
-        // Compiling takes milliseconds to seconds of CPU: keep it off the async workers.
-        let (pre, outcome) = tokio::task::spawn_blocking(move || -> Result<_, LoadError> {
-            if is_core_module(&bytes) {
-                return Err(LoadError::Invalid(
-                    "this is a core WebAssembly module, not a component; build it as a component (e.g. with wades-guest and `cargo xtask guests`)".into(),
-                ));
-            }
-            let (component, outcome) = inner.cache.load_or_compile(&inner.engine, &digest, &bytes)?;
-            world::check(&inner.engine, &component).map_err(LoadError::WrongWorld)?;
-            let instance_pre = inner
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-            let pre = ProcessPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-            Ok((pre, outcome))
+        let (pre, outcome) = self
+            .blocking(move |inner| {
+                reject_non_components(&bytes)?;
+                let compiled = inner.cache.load_or_compile(&inner.engine, &digest, &bytes);
+                let (component, outcome) = compiled?;
+                Ok((inner.prepare(&component)?, outcome))
+            })
+            .await?;
+        self.finish(digest, pre, outcome).await
+    }
+
+    /// Loads an uploaded component like [`Self::load`], except that this
+    /// process never compiles it: unless it is loaded or has a verified
+    /// artifact already, a child process compiles it under
+    /// [`RuntimeConfig::compile_budget`] and this one loads the artifact.
+    /// A successful load reports [`CacheOutcome::Hit`].
+    pub async fn load_untrusted(&self, bytes: Vec<u8>) -> Result<Arc<Process>, LoadError> {
+        reject_non_components(&bytes)?;
+        let digest = Digest::of(&bytes);
+        if let Some(p) = self.loaded(&digest) {
+            return Ok(p);
+        }
+        let component = match self.cached(digest).await? {
+            Ok(component) => component,
+            Err(_) => self.compile_in_child(digest, bytes).await?,
+        };
+        let pre = self
+            .blocking(move |inner| inner.prepare(&component))
+            .await?;
+        self.finish(digest, pre, CacheOutcome::Hit).await
+    }
+
+    /// Has a child compile `bytes` and loads what it left in the cache.
+    async fn compile_in_child(
+        &self,
+        digest: Digest,
+        bytes: Vec<u8>,
+    ) -> Result<Component, LoadError> {
+        let _permit = self
+            .inner
+            .compiles
+            .acquire()
+            .await
+            .map_err(|e| LoadError::Host(e.to_string()))?;
+        // Another upload of the same bytes may have compiled them while we waited.
+        let miss = match self.cached(digest).await? {
+            Ok(component) => return Ok(component),
+            Err(miss) => miss,
+        };
+        if let Miss::Rejected(reason) = &miss {
+            tracing::warn!(%digest, %reason, "compiling the upload again");
+        }
+        let fingerprint = self.inner.cache.fingerprint();
+        isolated::compile(&self.inner.config, fingerprint, &digest, bytes).await?;
+        // Never a fallback to compiling here: the child's word is not proof.
+        self.cached(digest).await?.map_err(|miss| {
+            LoadError::Host(format!("the compiler left no usable artifact: {miss}"))
         })
-        .await
-        .map_err(|e| LoadError::Host(e.to_string()))??;
+    }
+
+    /// The verified artifact of `digest`, deserialized, or why there is none.
+    async fn cached(&self, digest: Digest) -> Result<Result<Component, Miss>, LoadError> {
+        self.blocking(move |inner| Ok(inner.cache.load_verified(&inner.engine, &digest)))
+            .await
+    }
+
+    /// Runs `f` on a blocking thread: compiling and deserializing take
+    /// milliseconds to seconds of CPU, too long for an async worker.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T, LoadError> + Send + 'static,
+    ) -> Result<T, LoadError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| LoadError::Host(e.to_string()))?
+    }
+
+    /// Describes a prepared component and keeps it. Two loads of the same
+    /// bytes racing here share whichever finished first.
+    async fn finish(
+        &self,
+        digest: Digest,
+        pre: ProcessPre<state::JobState>,
+        cache_outcome: CacheOutcome,
+    ) -> Result<Arc<Process>, LoadError> {
         let description = job::describe(self, &pre).await?;
         let process = Arc::new(Process {
             digest,
             description,
             pre,
-            cache_outcome: outcome,
+            cache_outcome,
         });
         let mut loaded = self.inner.loaded.lock().expect("loaded map");
         Ok(loaded.entry(digest).or_insert(process).clone())
@@ -183,7 +259,30 @@ impl Runtime {
     }
 }
 
-/// Core modules start with the same magic but a different version field.
-fn is_core_module(bytes: &[u8]) -> bool {
-    bytes.get(0..8) == Some(&[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
+impl Inner {
+    /// Checks `component` against the world and links it.
+    fn prepare(&self, component: &Component) -> Result<ProcessPre<state::JobState>, LoadError> {
+        world::check(&self.engine, component).map_err(LoadError::WrongWorld)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        ProcessPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))
+    }
+}
+
+/// Turns away the common mistakes with a clearer message than the compiler's.
+fn reject_non_components(bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.is_empty() {
+        return Err(LoadError::Invalid(
+            "the component is empty (0 bytes)".into(),
+        ));
+    }
+    // Core modules start with the same magic but a different version field.
+    if bytes.get(0..8) == Some(&[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) {
+        return Err(LoadError::Invalid(
+            "this is a core WebAssembly module, not a component; build it as a component (e.g. with wades-guest and `cargo xtask guests`)".into(),
+        ));
+    }
+    Ok(())
 }

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A job with this id is already stored.
     #[error("job {0} already exists")]
     DuplicateJob(String),
+    /// A deployed process with this id is already stored.
+    #[error("process {0} already exists")]
+    DuplicateProcess(String),
     /// No job with this id is stored.
     #[error("no job {0}")]
     UnknownJob(String),

@@ -8,6 +8,7 @@
 
 mod error;
 mod list;
+mod processes;
 mod queries;
 mod rows;
 mod writer;
@@ -75,32 +76,18 @@ impl JobStore {
 
     /// Stores a new job. Fails with [`StoreError::DuplicateJob`] if the id is taken.
     pub async fn insert(&self, job: &JobRecord) -> Result<(), StoreError> {
-        let job = job.clone();
-        let request = serde_json::to_string(&job.request)?;
-        let results = json_text(job.results.as_ref())?;
-        let error = json_text(job.error.as_ref())?;
-        self.writer
-            .write(move |conn| {
-                conn.prepare_cached(queries::INSERT)?
-                    .execute(rusqlite::params![
-                        job.id,
-                        job.process_id,
-                        job.status.as_str(),
-                        job.message,
-                        job.progress.map(i64::from),
-                        to_micros(job.created),
-                        job.started.map(to_micros),
-                        job.finished.map(to_micros),
-                        to_micros(job.updated),
-                        i64::from(job.attempts),
-                        request,
-                        results,
-                        error,
-                    ])
-                    .map_err(|e| StoreError::for_job(e, &job.id))?;
-                Ok(())
-            })
-            .await
+        self.writer.write(insert_op(job)?).await
+    }
+
+    /// Like [`insert`](Self::insert), but returns once the write is queued;
+    /// `done` gets the outcome on the writer's thread once it is durable
+    /// (see `Writer::submit`), so it must be quick and must not block.
+    pub fn insert_then(
+        &self,
+        job: &JobRecord,
+        done: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.writer.submit(insert_op(job)?, done)
     }
 
     /// The job with this id, if any.
@@ -323,6 +310,37 @@ impl JobStore {
             .await?;
         Ok(n as u64)
     }
+}
+
+/// The write that stores `job` as a new row.
+fn insert_op(
+    job: &JobRecord,
+) -> Result<impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError> + Send + 'static, StoreError>
+{
+    let job = job.clone();
+    let request = serde_json::to_string(&job.request)?;
+    let results = json_text(job.results.as_ref())?;
+    let error = json_text(job.error.as_ref())?;
+    Ok(move |conn: &rusqlite::Connection| {
+        conn.prepare_cached(queries::INSERT)?
+            .execute(rusqlite::params![
+                job.id,
+                job.process_id,
+                job.status.as_str(),
+                job.message,
+                job.progress.map(i64::from),
+                to_micros(job.created),
+                job.started.map(to_micros),
+                job.finished.map(to_micros),
+                to_micros(job.updated),
+                i64::from(job.attempts),
+                request,
+                results,
+                error,
+            ])
+            .map_err(|e| StoreError::for_job(e, &job.id))?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,114 @@
+//! Part 2: `POST /processes`, `PUT` and `DELETE /processes/{id}`, and
+//! `GET /processes/{id}/package`.
+
+use super::execute::body;
+use super::processes::pairs;
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::ogc::package::WASM;
+use crate::registry::Deployable;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// Media types of application packages. Plain JSON is one too, because
+/// real clients send that.
+const PACKAGE_TYPES: &[&str] = &["application/ogcapppkg+json", "application/json"];
+
+/// `POST /processes`: 201, `Location` of the new process, its summary.
+pub async fn deploy(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    raw: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let id = pairs(query)
+        .into_iter()
+        .find(|(k, _)| k == "id")
+        .map(|(_, v)| v);
+    let what = deployable(&headers, body(raw)?, id)?;
+    let entry = app.registry.deploy(what).await?;
+    let location = format!("{}/processes/{}", app.base, entry.description.id);
+    let summary = crate::ogc::process_summary(&entry.description, &app.base, entry.mutable);
+    let mut response = (StatusCode::CREATED, Json(summary)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// `PUT /processes/{id}`: 204.
+pub async fn replace(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: std::result::Result<Bytes, BytesRejection>,
+) -> Result<StatusCode> {
+    // Unknown and built-in processes are told so before the body is read.
+    let entry = app.registry.get(&id)?;
+    if !entry.mutable {
+        return Err(Error::ImmutableProcess(id));
+    }
+    let what = deployable(&headers, body(raw)?, None)?;
+    app.registry.replace(&id, what).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /processes/{id}`: 204.
+pub async fn undeploy(State(app): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
+    app.registry.undeploy(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /processes/{id}/package`: the package as deployed, or the component
+/// itself with `Accept: application/wasm` (or `?f=wasm`).
+pub async fn package(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let (package, digest) = app.registry.package(&id).await?;
+    let f = pairs(query).into_iter().find(|(k, _)| k == "f").map(|(_, v)| v);
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if f.as_deref() == Some("wasm") || (f.is_none() && accept.contains(WASM)) {
+        let bytes = app.registry.module(&digest)?;
+        return Ok(([(header::CONTENT_TYPE, WASM)], bytes).into_response());
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/ogcapppkg+json")],
+        package.to_string(),
+    )
+        .into_response())
+}
+
+/// What the body deploys, by its media type.
+fn deployable(headers: &HeaderMap, bytes: Bytes, id: Option<String>) -> Result<Deployable> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if media == WASM {
+        return Ok(Deployable::Component {
+            bytes: bytes.to_vec(),
+            id,
+        });
+    }
+    if PACKAGE_TYPES.contains(&media.as_str()) {
+        let doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::BadRequest(format!("the package is not JSON: {e}")))?;
+        return Ok(Deployable::Package(doc));
+    }
+    let shown = if media.is_empty() { "no Content-Type" } else { media.as_str() };
+    Err(Error::UnsupportedMediaType(format!(
+        "cannot deploy a body of {shown}; send a component as {WASM}, or an application package as application/ogcapppkg+json"
+    )))
+}

@@ -1,0 +1,242 @@
+//! Deploy, replace and undeploy (OGC API - Processes Part 2).
+
+use super::{Entry, Registry};
+use crate::error::{Error, Result};
+use crate::model::{Deployment, Digest};
+use crate::ogc::package::{self, AppPackage, ExecutionUnit, PackageError};
+use serde_json::{json, Value};
+
+/// What a client deploys.
+#[derive(Debug, Clone)]
+pub enum Deployable {
+    /// A component's bytes (`application/wasm`), with an optional process
+    /// id to use instead of the one the component describes.
+    Component {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The id to deploy it under.
+        id: Option<String>,
+    },
+    /// An application package (`application/ogcapppkg+json`) naming a
+    /// component.
+    Package(Value),
+}
+
+/// Bounds on what may be deployed.
+#[derive(Debug, Clone, Copy)]
+pub struct DeployLimits {
+    /// Largest component, in bytes.
+    pub max_module_bytes: usize,
+}
+
+/// A component ready to be registered: loaded, described, and with the
+/// package to keep for it.
+struct Prepared {
+    bytes: Vec<u8>,
+    entry: Entry,
+    package: Value,
+}
+
+impl From<PackageError> for Error {
+    fn from(e: PackageError) -> Self {
+        match e {
+            PackageError::Invalid(m) => Error::InvalidParameter(m),
+            PackageError::Unsupported(m) => Error::UnsupportedMediaType(m),
+        }
+    }
+}
+
+impl Registry {
+    /// Deploys a new process and returns it. Its id is the one the package
+    /// or the request gives, else the component's own.
+    pub async fn deploy(&self, what: Deployable) -> Result<Entry> {
+        let prepared = self.prepare(what, None).await?;
+        let id = prepared.entry.description.id.clone();
+        let _changing = self.changes.lock().await;
+        if self.get(&id).is_ok() {
+            return Err(Error::DuplicateProcess(id));
+        }
+        let digest = self.modules.put(&prepared.bytes)?;
+        self.store
+            .insert_process(&id, digest, &prepared.package)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::DuplicateProcess(id) => Error::DuplicateProcess(id),
+                e => e.into(),
+            })?;
+        self.insert(prepared.entry.clone());
+        tracing::info!(%id, %digest, "deployed");
+        Ok(prepared.entry)
+    }
+
+    /// Replaces deployed process `id`. Jobs already running finish on the
+    /// old component; jobs started from now on run the new one.
+    pub async fn replace(&self, id: &str, what: Deployable) -> Result<Entry> {
+        self.mutable(id)?;
+        let prepared = self.prepare(what, Some(id)).await?;
+        let _changing = self.changes.lock().await;
+        let old = self.mutable(id)?;
+        let digest = self.modules.put(&prepared.bytes)?;
+        self.store
+            .replace_process(id, digest, &prepared.package)
+            .await?
+            .ok_or_else(|| Error::NoSuchProcess(id.into()))?;
+        self.insert(prepared.entry.clone());
+        tracing::info!(%id, %digest, "replaced");
+        self.collect(old.process.digest()).await;
+        Ok(prepared.entry)
+    }
+
+    /// Undeploys process `id`. Its jobs stay readable.
+    pub async fn undeploy(&self, id: &str) -> Result<()> {
+        let _changing = self.changes.lock().await;
+        let old = self.mutable(id)?;
+        self.store.delete_process(id).await?;
+        self.remove(id);
+        tracing::info!(%id, "undeployed");
+        self.collect(old.process.digest()).await;
+        Ok(())
+    }
+
+    /// What process `id` was deployed with (built-in processes: their
+    /// component and description), and its component's digest.
+    pub async fn package(&self, id: &str) -> Result<(Value, Digest)> {
+        let entry = self.get(id)?;
+        let digest = entry.process.digest();
+        if entry.mutable {
+            if let Some(d) = self.store.deployments().await?.into_iter().find(|d| d.id == id) {
+                return Ok((d.package, d.digest));
+            }
+        }
+        let description = crate::ogc::process_document(&entry.description, "", entry.mutable);
+        Ok((
+            json!({"processDescription": {"process": description}, "executionUnit": package::stored_unit(digest)}),
+            digest,
+        ))
+    }
+
+    /// The bytes of module `digest`.
+    pub fn module(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.modules
+            .get(digest)?
+            .ok_or_else(|| Error::Internal(format!("module {digest} is missing from the store")))
+    }
+
+    /// The process `id`, if clients may change it.
+    fn mutable(&self, id: &str) -> Result<Entry> {
+        let entry = self.get(id)?;
+        if !entry.mutable {
+            return Err(Error::ImmutableProcess(id.into()));
+        }
+        Ok(entry)
+    }
+
+    /// Loads what a client sent, checks it, and works out its description.
+    /// With `replacing`, the id is fixed and the package may not change it.
+    async fn prepare(&self, what: Deployable, replacing: Option<&str>) -> Result<Prepared> {
+        let (bytes, given_id, description, package) = match what {
+            Deployable::Component { bytes, id } => (bytes, id, None, None),
+            Deployable::Package(doc) => {
+                let parsed = AppPackage::parse(&doc)?;
+                let bytes = self.unit_bytes(parsed.unit).await?;
+                (bytes, None, parsed.description, Some(doc))
+            }
+        };
+        if bytes.is_empty() {
+            return Err(Error::InvalidParameter(
+                "the component is empty: deploy the bytes of a WebAssembly component".into(),
+            ));
+        }
+        if bytes.len() > self.limits.max_module_bytes {
+            return Err(Error::PayloadTooLarge(format!(
+                "the component is {} bytes; this server accepts components of up to {} bytes",
+                bytes.len(),
+                self.limits.max_module_bytes
+            )));
+        }
+        let process = self.runtime.load_untrusted(bytes.clone()).await?;
+        let digest = process.digest();
+        let mut described = package::apply_description(process.description(), description.as_ref())?;
+        if let Some(id) = given_id {
+            described.id = id;
+        }
+        if let Some(id) = replacing {
+            if described.id != id && description.as_ref().is_some_and(|d| d.get("id").is_some()) {
+                return Err(Error::InvalidParameter(format!(
+                    "the package describes process '{}', but it is replacing '{id}'",
+                    described.id
+                )));
+            }
+            described.id = id.to_string();
+        }
+        if !package::valid_process_id(&described.id) {
+            return Err(Error::InvalidParameter(format!(
+                "'{}' is not a valid process id: use 1 to 128 letters, digits, '-', '_' or '.', starting with a letter or digit",
+                described.id
+            )));
+        }
+        let package = match package {
+            Some(doc) => package::as_stored(&doc, digest),
+            None => json!({"executionUnit": package::stored_unit(digest)}),
+        };
+        Ok(Prepared {
+            bytes,
+            entry: Entry::new(process, described, true),
+            package,
+        })
+    }
+
+    async fn unit_bytes(&self, unit: ExecutionUnit) -> Result<Vec<u8>> {
+        match unit {
+            ExecutionUnit::Inline(bytes) => Ok(bytes),
+            ExecutionUnit::Stored(digest) => self.modules.get(&digest)?.ok_or_else(|| {
+                Error::InvalidParameter(format!("no module {digest} is stored on this server"))
+            }),
+            ExecutionUnit::Href(href) => Ok(self.fetcher.fetch(&href).await?.bytes),
+        }
+    }
+
+    /// Rebuilds the entry of a process deployed before this start.
+    pub(super) async fn restore(&self, d: &Deployment) -> Result<Entry> {
+        let bytes = self
+            .modules
+            .get(&d.digest)?
+            .ok_or_else(|| Error::Internal(format!("module {} is missing", d.digest)))?;
+        let process = self.runtime.load_untrusted(bytes).await?;
+        let given = AppPackage::parse(&d.package).ok().and_then(|p| p.description);
+        let mut described = package::apply_description(process.description(), given.as_ref())?;
+        described.id = d.id.clone();
+        Ok(Entry::new(process, described, true))
+    }
+
+    /// Forgets module `digest` (bytes, compiled artifact, loaded code) once
+    /// no process uses it. Jobs still running on it keep their copy.
+    async fn collect(&self, digest: Digest) {
+        if self.in_use(digest) {
+            return;
+        }
+        match self.store.module_uses(digest).await {
+            Ok(0) => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(%digest, error = %e, "not collecting a module: its uses are unknown");
+                return;
+            }
+        }
+        self.runtime.unload(&digest);
+        let artifact = self.runtime.artifact_path(&digest);
+        for removed in [self.modules.remove(&digest), remove_file(&artifact)] {
+            if let Err(e) = removed {
+                tracing::warn!(%digest, error = %e, "collecting an unused module failed");
+            }
+        }
+        tracing::info!(%digest, "collected an unused module");
+    }
+}
+
+fn remove_file(path: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

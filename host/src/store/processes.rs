@@ -1,0 +1,151 @@
+//! Deployed processes: one row per process, pointing at its module by digest.
+
+use super::rows::now_micros;
+use super::{JobStore, StoreError};
+use crate::model::{Deployment, Digest};
+use chrono::{DateTime, Utc};
+
+const INSERT: &str =
+    "INSERT INTO processes (id, digest, package, created, updated) VALUES (?1, ?2, ?3, ?4, ?4)";
+const REPLACE: &str =
+    "UPDATE processes SET digest = ?2, package = ?3, updated = ?4 WHERE id = ?1 RETURNING created";
+const DELETE: &str = "DELETE FROM processes WHERE id = ?1 RETURNING digest";
+const ALL: &str = "SELECT id, digest, package, created, updated FROM processes ORDER BY id";
+const USES: &str = "SELECT COUNT(*) FROM processes WHERE digest = ?";
+
+#[derive(sqlx::FromRow)]
+struct ProcessRow {
+    id: String,
+    digest: String,
+    package: String,
+    created: i64,
+    updated: i64,
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
+}
+
+fn digest(text: &str) -> Result<Digest, StoreError> {
+    Digest::parse(text).ok_or_else(|| StoreError::Corrupt(format!("module digest '{text}'")))
+}
+
+impl TryFrom<ProcessRow> for Deployment {
+    type Error = StoreError;
+
+    fn try_from(r: ProcessRow) -> Result<Self, StoreError> {
+        Ok(Deployment {
+            digest: digest(&r.digest)?,
+            package: serde_json::from_str(&r.package)?,
+            created: time(r.created)?,
+            updated: time(r.updated)?,
+            id: r.id,
+        })
+    }
+}
+
+impl JobStore {
+    /// Records a newly deployed process and returns it as stored. Fails with
+    /// [`StoreError::DuplicateProcess`] if the id is taken.
+    pub async fn insert_process(
+        &self,
+        id: &str,
+        module: Digest,
+        package: &serde_json::Value,
+    ) -> Result<Deployment, StoreError> {
+        let (owned, text) = (id.to_string(), serde_json::to_string(package)?);
+        let now = now_micros();
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(INSERT)?
+                    .execute((&owned, module.to_string(), text, now))
+                    .map_err(|e| duplicate(e, &owned))?;
+                Ok(())
+            })
+            .await?;
+        Ok(Deployment {
+            id: id.to_string(),
+            digest: module,
+            package: package.clone(),
+            created: time(now)?,
+            updated: time(now)?,
+        })
+    }
+
+    /// Points process `id` at another module and package. `None` if there
+    /// is no such deployed process.
+    pub async fn replace_process(
+        &self,
+        id: &str,
+        module: Digest,
+        package: &serde_json::Value,
+    ) -> Result<Option<Deployment>, StoreError> {
+        let (owned, text) = (id.to_string(), serde_json::to_string(package)?);
+        let now = now_micros();
+        let created: Option<i64> = self
+            .writer
+            .write(move |conn| {
+                let mut stmt = conn.prepare_cached(REPLACE)?;
+                let mut rows = stmt.query((&owned, module.to_string(), text, now))?;
+                Ok(match rows.next()? {
+                    Some(row) => Some(row.get(0)?),
+                    None => None,
+                })
+            })
+            .await?;
+        created
+            .map(|created| {
+                Ok(Deployment {
+                    id: id.to_string(),
+                    digest: module,
+                    package: package.clone(),
+                    created: time(created)?,
+                    updated: time(now)?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Forgets deployed process `id` and returns the digest of its module,
+    /// or `None` if there was no such process.
+    pub async fn delete_process(&self, id: &str) -> Result<Option<Digest>, StoreError> {
+        let owned = id.to_string();
+        let removed: Option<String> = self
+            .writer
+            .write(move |conn| {
+                let mut stmt = conn.prepare_cached(DELETE)?;
+                let mut rows = stmt.query([&owned])?;
+                Ok(match rows.next()? {
+                    Some(row) => Some(row.get(0)?),
+                    None => None,
+                })
+            })
+            .await?;
+        removed.as_deref().map(digest).transpose()
+    }
+
+    /// Every deployed process, in id order.
+    pub async fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
+        let rows: Vec<ProcessRow> = sqlx::query_as(ALL).fetch_all(&self.reader).await?;
+        rows.into_iter().map(Deployment::try_from).collect()
+    }
+
+    /// How many deployed processes run the module `module`.
+    pub async fn module_uses(&self, module: Digest) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(USES)
+            .bind(module.to_string())
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+}
+
+fn duplicate(e: rusqlite::Error, id: &str) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY {
+            return StoreError::DuplicateProcess(id.to_owned());
+        }
+    }
+    StoreError::Write(e)
+}
