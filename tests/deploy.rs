@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{client, guests, serve_bytes, wait_final, Server};
+use common::{guests, serve_bytes, wait_final_with, Server};
 use reqwest::blocking::Response;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ fn deploy_wasm(s: &Server, bytes: Vec<u8>, id: Option<&str>) -> Response {
         Some(id) => s.url(&format!("/processes?id={id}")),
         None => s.url("/processes"),
     };
-    client()
+    s.client()
         .post(url)
         .header("Content-Type", "application/wasm")
         .body(bytes)
@@ -30,7 +30,7 @@ fn deploy_wasm(s: &Server, bytes: Vec<u8>, id: Option<&str>) -> Response {
 }
 
 fn deploy_package(s: &Server, package: &Value, media_type: &str) -> Response {
-    client()
+    s.client()
         .post(s.url("/processes"))
         .header("Content-Type", media_type)
         .body(package.to_string())
@@ -44,7 +44,7 @@ fn inline(bytes: &[u8]) -> Value {
 }
 
 fn execute(s: &Server, id: &str, inputs: Value) -> (StatusCode, Value) {
-    let r = client()
+    let r = s.client()
         .post(s.url(&format!("/processes/{id}/execution")))
         .json(&json!({"inputs": inputs, "response": "document"}))
         .send()
@@ -53,7 +53,7 @@ fn execute(s: &Server, id: &str, inputs: Value) -> (StatusCode, Value) {
 }
 
 fn describe(s: &Server, id: &str) -> (StatusCode, Value) {
-    let r = client().get(s.url(&format!("/processes/{id}"))).send().unwrap();
+    let r = s.client().get(s.url(&format!("/processes/{id}"))).send().unwrap();
     (r.status(), r.json().unwrap_or(Value::Null))
 }
 
@@ -109,7 +109,7 @@ fn files(dir: &Path, suffix: &str) -> Vec<String> {
 #[test]
 fn deploy_execute_replace_execute_undeploy() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
+    let s = Server::start_developer(&dir, &[]);
 
     let r = deploy_wasm(&s, component("hello-world"), Some("greeter"));
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -122,7 +122,7 @@ fn deploy_execute_replace_execute_undeploy() {
     assert_eq!(summary["mutable"], true);
 
     let (_, list) = {
-        let r = client().get(s.url("/processes")).send().unwrap();
+        let r = s.client().get(s.url("/processes")).send().unwrap();
         (r.status(), r.json::<Value>().unwrap())
     };
     let mutable = |id: &str| {
@@ -141,7 +141,7 @@ fn deploy_execute_replace_execute_undeploy() {
     assert_eq!(out["echo"], "Hello Part 2!", "{out}");
 
     // The same id now runs echo: new inputs, new behaviour.
-    let r = client()
+    let r = s.client()
         .put(s.url("/processes/greeter"))
         .header("Content-Type", "application/wasm")
         .body(component("echo"))
@@ -154,25 +154,25 @@ fn deploy_execute_replace_execute_undeploy() {
     assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!(out["stringInput"], "replaced", "{out}");
 
-    let r = client().delete(s.url("/processes/greeter")).send().unwrap();
+    let r = s.client().delete(s.url("/processes/greeter")).send().unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let (status, body) = describe(&s, "greeter");
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(body["type"].as_str().unwrap().ends_with("no-such-process"));
-    let r = client()
+    let r = s.client()
         .post(s.url("/processes/greeter/execution"))
         .json(&json!({"inputs": {}}))
         .send()
         .unwrap();
     exception(r, 404, "no-such-process");
-    let r = client().delete(s.url("/processes/greeter")).send().unwrap();
+    let r = s.client().delete(s.url("/processes/greeter")).send().unwrap();
     exception(r, 404, "no-such-process");
 }
 
 #[test]
 fn status_codes_and_exception_types_of_part_2() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
+    let s = Server::start_developer(&dir, &[]);
     let package = json!({
         "processDescription": {"id": "twice", "title": "Deployed twice"},
         "executionUnit": inline(&component("hello-world")),
@@ -184,7 +184,7 @@ fn status_codes_and_exception_types_of_part_2() {
     assert!(detail.contains("twice"), "{detail}");
 
     for (method, path) in [("DELETE", "/processes/echo"), ("PUT", "/processes/echo")] {
-        let r = client()
+        let r = s.client()
             .request(method.parse().unwrap(), s.url(path))
             .header("Content-Type", "application/wasm")
             .body(component("hello-world"))
@@ -195,7 +195,7 @@ fn status_codes_and_exception_types_of_part_2() {
     let (status, _) = describe(&s, "echo");
     assert_eq!(status, StatusCode::OK, "a refused undeploy leaves the process");
 
-    let r = client()
+    let r = s.client()
         .post(s.url("/processes"))
         .header("Content-Type", "text/plain")
         .body("hello")
@@ -210,7 +210,7 @@ fn status_codes_and_exception_types_of_part_2() {
     );
     assert!(detail.contains("docker"), "{detail}");
 
-    let r = client()
+    let r = s.client()
         .put(s.url("/processes/nothing-here"))
         .header("Content-Type", "application/wasm")
         .body(component("hello-world"))
@@ -229,7 +229,7 @@ fn status_codes_and_exception_types_of_part_2() {
     assert!(detail.contains("executionUnit"), "{detail}");
     let r = deploy_package(&s, &json!(null), "application/ogcapppkg+json");
     exception(r, 400, "invalid-parameter");
-    let r = client()
+    let r = s.client()
         .post(s.url("/processes"))
         .header("Content-Type", "application/json")
         .body("{not json")
@@ -241,7 +241,7 @@ fn status_codes_and_exception_types_of_part_2() {
 #[test]
 fn bad_uploads_are_refused_with_a_readable_message() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start_env(&dir, &[("WADES_MAX_MODULE_BYTES", "240000")]);
+    let s = Server::start_developer(&dir, &[("WADES_MAX_MODULE_BYTES", "240000")]);
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("empty", Vec::new(), 400, "empty"),
         (
@@ -271,7 +271,7 @@ fn bad_uploads_are_refused_with_a_readable_message() {
         let detail = body["detail"].as_str().unwrap();
         assert!(detail.contains(words), "{what}: {detail}");
     }
-    let r = client().get(s.url("/processes")).send().unwrap();
+    let r = s.client().get(s.url("/processes")).send().unwrap();
     let list: Value = r.json().unwrap();
     assert!(
         !list["processes"].as_array().unwrap().iter().any(|p| p["id"] == "bad"),
@@ -286,7 +286,7 @@ fn bad_uploads_are_refused_with_a_readable_message() {
 #[test]
 fn identical_uploads_are_stored_once_and_collected_when_unused() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
+    let s = Server::start_developer(&dir, &[]);
     let modules = s.data.join("modules");
     let before = files(&modules, ".wasm").len();
     let bytes = component("hostile");
@@ -297,12 +297,12 @@ fn identical_uploads_are_stored_once_and_collected_when_unused() {
     let artifacts = || files(&s.data.join("artifacts"), ".cwasm").len();
     let compiled = artifacts();
 
-    assert_eq!(client().delete(s.url("/processes/first")).send().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.client().delete(s.url("/processes/first")).send().unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(files(&modules, ".wasm").len(), before + 1, "still used by 'second'");
     let (status, out) = execute(&s, "second", json!({"attack": "panic"}));
     assert_eq!(status.as_u16(), 500, "{out}");
 
-    assert_eq!(client().delete(s.url("/processes/second")).send().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.client().delete(s.url("/processes/second")).send().unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(files(&modules, ".wasm").len(), before, "collected");
     assert_eq!(artifacts(), compiled - 1, "its compiled artifact too");
 }
@@ -310,7 +310,7 @@ fn identical_uploads_are_stored_once_and_collected_when_unused() {
 #[test]
 fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
+    let s = Server::start_developer(&dir, &[]);
     let hello = component("hello-world");
 
     // Inline, with a description that completes the component's.
@@ -332,13 +332,13 @@ fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
 
     // The package comes back with the component named by digest, and the
     // component itself on request.
-    let r = client().get(s.url("/processes/greet-inline/package")).send().unwrap();
+    let r = s.client().get(s.url("/processes/greet-inline/package")).send().unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let served: Value = r.json().unwrap();
     assert_eq!(served["processDescription"], package["processDescription"]);
     let digest = served["executionUnit"]["digest"].as_str().unwrap().to_string();
     assert!(digest.starts_with("sha256:"), "{served}");
-    let r = client()
+    let r = s.client()
         .get(s.url("/processes/greet-inline/package"))
         .header("Accept", "application/wasm")
         .send()
@@ -364,11 +364,11 @@ fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
     assert!(detail.contains("no module"), "{detail}");
 
     // Built-in processes serve their package and component too.
-    let r = client().get(s.url("/processes/echo/package")).send().unwrap();
+    let r = s.client().get(s.url("/processes/echo/package")).send().unwrap();
     let served: Value = r.json().unwrap();
     ogcapppkg(&served);
     assert_eq!(served["processDescription"]["process"]["id"], "echo");
-    let r = client().get(s.url("/processes/echo/package?f=wasm")).send().unwrap();
+    let r = s.client().get(s.url("/processes/echo/package?f=wasm")).send().unwrap();
     assert_eq!(r.bytes().unwrap().to_vec(), component("echo"));
 }
 
@@ -376,7 +376,7 @@ fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
 fn deployments_survive_a_restart_and_a_corrupt_artifact_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut s = Server::start(&dir);
+    let mut s = Server::start_developer(&dir, &[]);
     assert_eq!(deploy_wasm(&s, component("hostile"), Some("kept")).status(), StatusCode::CREATED);
     s.kill9();
     drop(s);
@@ -406,9 +406,9 @@ fn deployments_survive_a_restart_and_a_corrupt_artifact_is_recompiled() {
 #[test]
 fn a_job_running_during_a_replace_finishes_on_the_old_component() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir);
+    let s = Server::start_developer(&dir, &[]);
     assert_eq!(deploy_wasm(&s, component("echo"), Some("moving")).status(), StatusCode::CREATED);
-    let r = client()
+    let r = s.client()
         .post(s.url("/processes/moving/execution"))
         .header("Prefer", "respond-async")
         .json(&json!({"inputs": {"stringInput": "old", "pause": 1.0}}))
@@ -416,16 +416,16 @@ fn a_job_running_during_a_replace_finishes_on_the_old_component() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let job = r.headers()["location"].to_str().unwrap().to_string();
-    let r = client()
+    let r = s.client()
         .put(s.url("/processes/moving"))
         .header("Content-Type", "application/wasm")
         .body(component("hello-world"))
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let status = wait_final(&job, Duration::from_secs(30));
+    let status = wait_final_with(&s.client(), &job, Duration::from_secs(30));
     assert_eq!(status["status"], "successful", "{status}");
-    let results: Value = client().get(format!("{job}/results")).send().unwrap().json().unwrap();
+    let results: Value = s.client().get(format!("{job}/results")).send().unwrap().json().unwrap();
     assert_eq!(results["stringInput"], "old", "{results}");
     let (status, out) = execute(&s, "moving", json!({"name": "new"}));
     assert_eq!((status, out["echo"].as_str()), (StatusCode::OK, Some("Hello new!")));

@@ -25,6 +25,15 @@
 //! timeout_seconds = 30
 //! allow = ["127.0.0.1/32"]                      # private/loopback networks allowed despite SSRF rules
 //!
+//! [auth]
+//! anonymous = "user"                            # or "none": every request needs a key or token
+//!
+//! [auth.oidc]                                   # accept JWTs of this issuer (tenant oidc:<iss>#<sub>)
+//! issuer = "https://login.example.org/realms/eo"
+//! audience = "wades"
+//! algorithms = ["RS256", "ES256"]               # never none or HS*
+//! role_claim = "wades_role"                     # admin | developer | user (default user)
+//!
 //! [compile]                                     # each deployed component, in a child process
 //! time_seconds = 60
 //! memory_bytes = 2147483648
@@ -65,6 +74,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// Compiling of deployed components.
     pub compile: CompileConfig,
+    /// Who may use the server.
+    pub auth: AuthConfig,
     /// Times a job is started before a crash loop fails it.
     pub max_attempts: u32,
 }
@@ -79,6 +90,40 @@ pub struct LimitsConfig {
     pub memory_bytes: u64,
     /// Wall-clock seconds.
     pub timeout_seconds: u64,
+}
+
+/// Authentication (see `wades::tenancy`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// What requests without credentials may do: `"user"` (list, describe
+    /// and execute public processes, as the shared `anonymous` tenant),
+    /// or `"none"` (refused with 401). Never more than `user`.
+    pub anonymous: String,
+    /// Trust bearer JWTs of this OpenID Connect issuer.
+    pub oidc: Option<crate::auth::OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            anonymous: "user".into(),
+            oidc: None,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The role of anonymous requests, `None` if they are refused.
+    pub fn anonymous_role(&self) -> Result<Option<crate::model::Role>, String> {
+        match self.anonymous.as_str() {
+            "none" => Ok(None),
+            "user" => Ok(Some(crate::model::Role::User)),
+            other => Err(format!(
+                "auth.anonymous must be \"user\" or \"none\", not \"{other}\""
+            )),
+        }
+    }
 }
 
 /// The budget of compiling one deployed component, in a child process.
@@ -130,6 +175,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             fetch: FetchConfig::default(),
             compile: CompileConfig::default(),
+            auth: AuthConfig::default(),
             max_attempts: 2,
         }
     }
@@ -191,6 +237,9 @@ impl Config {
         }
         if let Some(v) = var("WADES_RUNNING_JOBS") {
             self.running_jobs = parse("WADES_RUNNING_JOBS", v)?;
+        }
+        if let Some(v) = var("WADES_ANONYMOUS") {
+            self.auth.anonymous = v;
         }
         if let Some(v) = var("WADES_MAX_MODULE_BYTES") {
             self.max_module_bytes = parse("WADES_MAX_MODULE_BYTES", v)?;

@@ -33,6 +33,12 @@ pub enum Error {
     /// this server takes.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request carries no valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The identity may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// A parameter or input is wrong; the detail says which and why.
     #[error("{0}")]
     InvalidParameter(String),

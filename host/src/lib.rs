@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod fetch;
@@ -28,3 +29,4 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod tenancy;

@@ -10,7 +10,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use wades::config::Config;
-use wades::model::{NamedValue, Value};
+use wades::model::{NamedValue, Role, Value};
+use wades::store::JobStore;
 use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
 
 #[derive(Parser)]
@@ -60,6 +61,46 @@ enum Command {
         #[arg(long)]
         outputs_dir: Option<PathBuf>,
     },
+    /// Manage tenants (in the data folder's database).
+    Tenant {
+        #[command(subcommand)]
+        action: TenantAction,
+    },
+    /// Manage API keys (in the data folder's database).
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantAction {
+    /// Add a tenant.
+    Add {
+        /// Its id: owner of what it deploys and runs.
+        id: String,
+        /// admin, developer (may deploy) or user (may execute).
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// List tenants with their roles.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Make an API key for a tenant; the key is printed once, never stored.
+    Create {
+        /// The tenant.
+        tenant: String,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        /// The key id, as `wades key list` shows it.
+        id: String,
+    },
+    /// List keys (ids, tenants, whether revoked; never secrets).
+    List,
 }
 
 fn main() -> Result<()> {
@@ -105,10 +146,16 @@ async fn cli() -> Result<()> {
         .data_dir
         .or_else(|| std::env::var_os("WADES_DATA_DIR").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("./wades-data"));
+    match cli.command {
+        Command::Tenant { action } => return tenant(&data_dir, action).await,
+        Command::Key { action } => return key(&data_dir, action).await,
+        _ => {}
+    }
     let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
     match cli.command {
-        // Served above; listed so the match stays exhaustive.
-        Command::Serve { .. } => {}
+        // Handled above; listed so the match stays exhaustive.
+        Command::Serve { .. } | Command::Tenant { .. } | Command::Key { .. } => {}
+        // Ran (and exited) right after parsing.
         Command::Describe { component } => {
             let process = runtime.load(read(&component)?).await?;
             println!("{}", serde_json::to_string_pretty(process.description())?);
@@ -147,6 +194,58 @@ async fn cli() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+async fn store(data_dir: &std::path::Path) -> Result<JobStore> {
+    Ok(JobStore::open(&data_dir.join("wades.db")).await?)
+}
+
+async fn tenant(data_dir: &std::path::Path, action: TenantAction) -> Result<()> {
+    let store = store(data_dir).await?;
+    match action {
+        TenantAction::Add { id, role } => {
+            let Some(role) = Role::parse(&role) else {
+                bail!("role '{role}' is not admin, developer or user")
+            };
+            if !wades::ogc::package::valid_process_id(&id) || id == wades::model::ANONYMOUS {
+                bail!("'{id}' cannot name a tenant: use letters, digits, '-', '_' or '.'");
+            }
+            store.create_tenant(&id, role).await?;
+            println!("tenant {id} ({})", role.as_str());
+        }
+        TenantAction::List => {
+            for t in store.tenants().await? {
+                println!("{}\t{}", t.tenant, t.role.as_str());
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn key(data_dir: &std::path::Path, action: KeyAction) -> Result<()> {
+    let store = store(data_dir).await?;
+    match action {
+        KeyAction::Create { tenant } => {
+            let key = wades::tenancy::keys::issue(&store, &tenant).await?;
+            eprintln!("key {} for tenant {tenant}; it is shown only now:", key.id);
+            println!("{}", key.secret);
+        }
+        KeyAction::Revoke { id } => {
+            if !store.revoke_key(&id).await? {
+                bail!("no live key {id}");
+            }
+            println!("revoked {id}");
+        }
+        KeyAction::List => {
+            for k in store.keys().await? {
+                let state = if k.revoked { "revoked" } else { "live" };
+                println!("{}\t{}\t{state}", k.id, k.tenant);
+            }
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

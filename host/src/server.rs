@@ -1,5 +1,6 @@
 //! Assembles the service from its configuration and runs it.
 
+use crate::auth::Oidc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -9,6 +10,7 @@ use crate::modules::ModuleStore;
 use crate::registry::{DeployLimits, Registry};
 use crate::runtime::Runtime;
 use crate::store::JobStore;
+use crate::tenancy::Authenticator;
 use std::sync::Arc;
 
 /// The running service's parts, for the HTTP layer and tests.
@@ -43,7 +45,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
     }
     registry.load_deployed().await?;
     let jobs = Jobs::new(
-        store,
+        store.clone(),
         registry.clone(),
         runtime,
         fetcher,
@@ -51,8 +53,22 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         config.jobs(),
     )?;
     jobs.start().await?;
+    let anonymous = config.auth.anonymous_role().map_err(Error::Internal)?;
+    let tokens = match &config.auth.oidc {
+        Some(oidc) => {
+            // A key set is small; don't let an issuer make us download much.
+            let mut fetch = config.fetch.clone();
+            fetch.max_bytes = fetch.max_bytes.min(1 << 20);
+            let oidc = Oidc::new(oidc.clone(), Fetcher::new(&fetch)?)
+                .map_err(|e| Error::Internal(format!("auth.oidc: {e}")))?;
+            Some(Box::new(oidc) as Box<dyn crate::tenancy::TokenVerifier>)
+        }
+        None => None,
+    };
+    let auth = Arc::new(Authenticator::new(store, anonymous, tokens));
     let state = AppState {
         registry,
+        auth,
         jobs: jobs.clone(),
         base: base.into(),
     };

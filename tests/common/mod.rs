@@ -9,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// Where [`Server::start_developer`] keeps the developer's key.
+const DEVELOPER_KEY: &str = "developer.key";
+
 /// A running server.
 pub struct Server {
     child: Child,
@@ -16,6 +19,9 @@ pub struct Server {
     pub base: String,
     /// Its data folder.
     pub data: PathBuf,
+    /// The API key of tenant `developer`, if the folder has one (see
+    /// [`Server::start_developer`]); [`Server::client`] sends it.
+    pub key: Option<String>,
 }
 
 fn root() -> PathBuf {
@@ -36,6 +42,23 @@ fn binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Runs `wades ARGS` (a CLI command, not the server) on the data folder
+/// `data` and returns its standard output; panics if it fails.
+pub fn cli(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("wades runs");
+    assert!(
+        out.status.success(),
+        "wades {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The built-in components, built by `cargo xtask guests`.
@@ -82,6 +105,34 @@ impl Server {
             copy_dir(warm_artifacts(), &data.join("artifacts"));
         }
         Server::start_with(&data, env)
+    }
+
+    /// A fresh server with a tenant `developer` (role developer) whose key
+    /// [`Server::client`] sends: deploying needs credentials.
+    pub fn start_developer(dir: &tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        cli(&data, &["tenant", "add", "developer", "--role", "developer"]);
+        let key = cli(&data, &["key", "create", "developer"]);
+        std::fs::write(data.join(DEVELOPER_KEY), key.trim()).unwrap();
+        Server::start_env(dir, env)
+    }
+
+    /// A client that sends this server's developer key, if it has one.
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = &self.key {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {key}").parse().unwrap(),
+            );
+        }
+        reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
     /// A server on `data` as it is (restarts use this).
@@ -131,6 +182,7 @@ impl Server {
         Server {
             child,
             base,
+            key: std::fs::read_to_string(data.join(DEVELOPER_KEY)).ok(),
             data: data.to_path_buf(),
         }
     }
@@ -164,7 +216,15 @@ pub fn client() -> reqwest::blocking::Client {
 
 /// Polls the job at `url` until its status is final.
 pub fn wait_final(url: &str, timeout: Duration) -> serde_json::Value {
-    let c = client();
+    wait_final_with(&client(), url, timeout)
+}
+
+/// [`wait_final`] with the credentials `c` sends.
+pub fn wait_final_with(
+    c: &reqwest::blocking::Client,
+    url: &str,
+    timeout: Duration,
+) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let status: serde_json::Value = c.get(url).send().unwrap().json().unwrap();

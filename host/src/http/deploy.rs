@@ -1,10 +1,12 @@
-//! Part 2: `POST /processes`, `PUT` and `DELETE /processes/{id}`, and
-//! `GET /processes/{id}/package`.
+//! Part 2: `POST /processes`, `PUT` and `DELETE /processes/{id}`,
+//! `GET /processes/{id}/package`, and the Testbed-14 visibility of a
+//! process (`GET`/`PUT /processes/{id}/visibility`).
 
 use super::execute::body;
 use super::processes::pairs;
 use super::AppState;
 use crate::error::{Error, Result};
+use crate::model::{Principal, Visibility};
 use crate::ogc::package::WASM;
 use crate::registry::Deployable;
 use axum::body::Bytes;
@@ -21,6 +23,7 @@ const PACKAGE_TYPES: &[&str] = &["application/ogcapppkg+json", "application/json
 /// `POST /processes`: 201, `Location` of the new process, its summary.
 pub async fn deploy(
     State(app): State<AppState>,
+    who: Principal,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     raw: std::result::Result<Bytes, BytesRejection>,
@@ -30,7 +33,7 @@ pub async fn deploy(
         .find(|(k, _)| k == "id")
         .map(|(_, v)| v);
     let what = deployable(&headers, body(raw)?, id)?;
-    let entry = app.registry.deploy(what).await?;
+    let entry = app.registry.deploy(what, &who).await?;
     let location = format!("{}/processes/{}", app.base, entry.description.id);
     let summary = crate::ogc::process_summary(&entry.description, &app.base, entry.mutable);
     let mut response = (StatusCode::CREATED, Json(summary)).into_response();
@@ -43,23 +46,25 @@ pub async fn deploy(
 /// `PUT /processes/{id}`: 204.
 pub async fn replace(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     raw: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode> {
-    // Unknown and built-in processes are told so before the body is read.
-    let entry = app.registry.get(&id)?;
-    if !entry.mutable {
-        return Err(Error::ImmutableProcess(id));
-    }
+    // Unknown, built-in and foreign processes are told so before the body is read.
+    app.registry.visibility(&id, &who)?;
     let what = deployable(&headers, body(raw)?, None)?;
-    app.registry.replace(&id, what).await?;
+    app.registry.replace(&id, what, &who).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /processes/{id}`: 204.
-pub async fn undeploy(State(app): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
-    app.registry.undeploy(&id).await?;
+pub async fn undeploy(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    app.registry.undeploy(&id, &who).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -67,11 +72,12 @@ pub async fn undeploy(State(app): State<AppState>, Path(id): Path<String>) -> Re
 /// itself with `Accept: application/wasm` (or `?f=wasm`).
 pub async fn package(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let (package, digest) = app.registry.package(&id).await?;
+    let (package, digest) = app.registry.package(&id, &who).await?;
     let f = pairs(query).into_iter().find(|(k, _)| k == "f").map(|(_, v)| v);
     let accept = headers
         .get(header::ACCEPT)
@@ -86,6 +92,33 @@ pub async fn package(
         package.to_string(),
     )
         .into_response())
+}
+
+/// `GET /processes/{id}/visibility`: `{"visibility": "private" | "public"}`,
+/// or `{"visibility": "shared", "tenants": [...]}`; for its owner only.
+pub async fn visibility(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Visibility>> {
+    Ok(Json(app.registry.visibility(&id, &who)?))
+}
+
+/// `PUT /processes/{id}/visibility` with the document `GET` returns: 204.
+pub async fn set_visibility(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    raw: std::result::Result<Bytes, BytesRejection>,
+) -> Result<StatusCode> {
+    let bytes = body(raw)?;
+    let visibility: Visibility = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::InvalidParameter(format!(
+            "a visibility is {{\"visibility\": \"private\" | \"public\"}} or {{\"visibility\": \"shared\", \"tenants\": [...]}}: {e}"
+        ))
+    })?;
+    app.registry.set_visibility(&id, visibility, &who).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// What the body deploys, by its media type.

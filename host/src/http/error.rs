@@ -15,11 +15,19 @@ impl IntoResponse for Error {
         }
         let body = exception::exception(&kind, title, code, &self.to_string());
         // Plain application/json: the Part 1 test suite expects it for errors.
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: tell the client which scheme to use.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"wades\""),
+            );
+        }
+        response
     }
 }

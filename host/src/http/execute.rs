@@ -5,7 +5,7 @@ use super::results::{self, Form};
 use super::AppState;
 use crate::error::{Error, Result};
 use crate::jobs::JobRequest;
-use crate::model::JobControl;
+use crate::model::{JobControl, Principal};
 use crate::ogc::execute::ResponseForm;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -24,11 +24,12 @@ pub fn body(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
 /// Runs a process: async (201 + status) or sync (200 + results).
 pub async fn execute(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
     raw_body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
-    let entry = app.registry.get(&id)?;
+    let entry = app.registry.get_for(&id, &who)?;
     let description = entry.description.clone();
     let bytes = body(raw_body)?;
     let json: serde_json::Value = serde_json::from_slice(&bytes)
@@ -66,7 +67,7 @@ pub async fn execute(
         });
     }
     if run_async {
-        let job = app.jobs.submit(&id, job_request).await?;
+        let job = app.jobs.submit(&id, job_request, &who.tenant).await?;
         if prefer.respond_async {
             applied.push("respond-async".into());
         }
@@ -86,7 +87,7 @@ pub async fn execute(
         add_applied(&mut response, &applied)?;
         return Ok(response);
     }
-    let job = app.jobs.run_sync(&id, job_request).await?;
+    let job = app.jobs.run_sync(&id, job_request, &who.tenant).await?;
     let mut response = results::render(&app, &job, form)?;
     response.headers_mut().insert(
         header::LINK,

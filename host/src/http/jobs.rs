@@ -4,7 +4,7 @@ use super::processes::{page, page_links, pairs};
 use super::results::{self, Form};
 use super::AppState;
 use crate::error::{Error, Result};
-use crate::model::{JobFilter, JobStatus};
+use crate::model::{JobFilter, JobStatus, Principal};
 use crate::ogc::status::{job_list, status_info};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
@@ -40,12 +40,18 @@ fn many<'a>(pairs: &'a [(String, String)], key: &'a str) -> impl Iterator<Item =
 
 /// `GET /jobs` with `type`, `processID`, `status`, `datetime`,
 /// `minDuration`, `maxDuration`, `limit` and `offset`.
-pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+pub async fn list(
+    State(app): State<AppState>,
+    who: Principal,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>> {
     let pairs = pairs(query);
     let page = page(&pairs, 10, 1000)?;
     let mut filter = JobFilter {
         limit: page.limit,
         offset: page.offset,
+        // Admins see every tenant's jobs, everyone else their own.
+        owner: (!who.is_admin()).then(|| who.tenant.clone()),
         ..JobFilter::default()
     };
     filter.process_ids = many(&pairs, "processID").map(String::from).collect();
@@ -88,33 +94,50 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
 }
 
 /// `GET /jobs/{id}`.
-pub async fn status(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(status_info(&app.jobs.get(&id).await?, &app.base)))
+pub async fn status(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(status_info(&app.jobs.get_for(&id, &who).await?, &app.base)))
 }
 
 /// `DELETE /jobs/{id}`: stops the job and deletes its results.
-pub async fn dismiss(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(status_info(&app.jobs.dismiss(&id).await?, &app.base)))
+pub async fn dismiss(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(status_info(&app.jobs.dismiss(&id, &who).await?, &app.base)))
 }
 
 /// `GET /jobs/{id}/results`: the results document.
-pub async fn results(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let job = app.jobs.get(&id).await?;
+pub async fn results(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let job = app.jobs.get_for(&id, &who).await?;
     results::render(&app, &job, Form::Document)
 }
 
 /// `GET /jobs/{id}/results/{output}`: one output, raw.
 pub async fn result(
     State(app): State<AppState>,
+    who: Principal,
     Path((id, output)): Path<(String, String)>,
 ) -> Result<Response> {
-    let job = app.jobs.get(&id).await?;
+    let job = app.jobs.get_for(&id, &who).await?;
     results::single(&app, &job, &output)
 }
 
 /// `GET /jobs/{id}/logs`: what the guest logged, as text.
-pub async fn logs(State(app): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let lines = app.jobs.logs(&id).await?;
+pub async fn logs(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let lines = app.jobs.logs(&id, &who).await?;
     let text: String = lines
         .iter()
         .map(|l| {

@@ -1,6 +1,7 @@
 //! OGC API – Processes over HTTP. Handlers are thin: they parse the request,
 //! call the registry or the job service, and render the answer.
 
+mod auth;
 mod deploy;
 mod error;
 mod execute;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The jobs.
     pub jobs: Jobs,
+    /// Who requests act for.
+    pub auth: Arc<crate::tenancy::Authenticator>,
     /// Base of every link, without a trailing slash.
     pub base: Arc<str>,
 }
@@ -51,6 +54,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
                 .merge(deployment(axum::routing::put(deploy::replace), config)),
         )
         .route("/processes/{id}/package", get(deploy::package))
+        .route(
+            "/processes/{id}/visibility",
+            get(deploy::visibility).put(deploy::set_visibility),
+        )
         .route("/processes/{id}/execution", post(execute::execute))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::status).delete(jobs::dismiss))

@@ -81,6 +81,17 @@ pub fn document(base: &str) -> Value {
                 "delete": op("Undeploy a process", "undeploy", json!([id]),
                     json!({"204": {"description": "undeployed"}, "403": problem("immutable process"), "404": not_found}))
             },
+            "/processes/{id}/visibility": {
+                "get": op("Who may see a deployed process (its owner only)", "getVisibility", json!([id]),
+                    json!({"200": ok("the visibility", "application/json"), "403": problem("not the owner"), "404": not_found})),
+                "put": {
+                    "summary": "Set who may see a deployed process (its owner only)", "operationId": "setVisibility",
+                    "parameters": [id],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/visibility"}}}},
+                    "responses": {"204": {"description": "set"}, "400": problem("not a visibility"),
+                        "403": problem("not the owner, or a built-in process"), "404": not_found}
+                }
+            },
             "/processes/{id}/package": {"get": op("The package a process was deployed with", "getPackage",
                 json!([id, param("f", "query", json!({"type": "string", "enum": ["json", "wasm"]}), false)]),
                 json!({"200": {"description": "the package, or the component with Accept: application/wasm",
@@ -116,7 +127,14 @@ pub fn document(base: &str) -> Value {
             "/jobs/{jobId}/logs": {"get": op("Log of a job", "getJobLog", json!([job_id]),
                 json!({"200": {"description": "log lines", "content": {"text/plain": {}}}, "404": not_found}))}
         },
-        "components": {"schemas": {
+        "security": [{}, {"bearer": []}],
+        "components": {
+          "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+            "description": "an API key (wades_…) from `wades key create`, or an OIDC access token (JWT) if the server trusts an issuer"}},
+          "schemas": {
+            "visibility": {"type": "object", "required": ["visibility"], "properties": {
+                "visibility": {"type": "string", "enum": ["private", "public", "shared"]},
+                "tenants": {"type": "array", "items": {"type": "string"}}}},
             "exception": {"type": "object", "required": ["type"], "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"}, "instance": {"type": "string"}}},

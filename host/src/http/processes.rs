@@ -2,6 +2,7 @@
 
 use super::AppState;
 use crate::error::{Error, Result};
+use crate::model::Principal;
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use serde_json::{json, Value};
@@ -98,10 +99,14 @@ pub fn page_links(
 }
 
 /// `GET /processes`.
-pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+pub async fn list(
+    State(app): State<AppState>,
+    who: Principal,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>> {
     let pairs = pairs(query);
     let page = page(&pairs, 100, 10_000)?;
-    let all = app.registry.list();
+    let all = app.registry.list_for(&who);
     let b = &app.base;
     let summaries: Vec<Value> = all
         .iter()
@@ -115,8 +120,12 @@ pub async fn list(State(app): State<AppState>, RawQuery(query): RawQuery) -> Res
 }
 
 /// `GET /processes/{id}`.
-pub async fn describe(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
-    let e = app.registry.get(&id)?;
+pub async fn describe(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let e = app.registry.get_for(&id, &who)?;
     Ok(Json(crate::ogc::description::process_document(
         &e.description,
         &app.base,

@@ -19,7 +19,7 @@ mod threads;
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
-use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue};
+use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue, Principal};
 use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
 use crate::registry::Registry;
@@ -122,9 +122,9 @@ impl Jobs {
         Ok(())
     }
 
-    /// Queues a job of `process_id`.
-    pub async fn submit(&self, process_id: &str, request: JobRequest) -> Result<JobRecord> {
-        let job = new_record(process_id, &request)?;
+    /// Queues a job of `process_id` for tenant `owner`.
+    pub async fn submit(&self, process_id: &str, request: JobRequest, owner: &str) -> Result<JobRecord> {
+        let job = new_record(process_id, &request, owner)?;
         self.inner.store.insert(&job).await?;
         self.inner.wake.notify_one();
         Ok(job)
@@ -140,7 +140,12 @@ impl Jobs {
     /// and finished like an async job. Until then no client knows its id
     /// (the response carries it), and if the server dies first the client
     /// sees the connection fail, so nothing it was told about is lost.
-    pub async fn run_sync(&self, process_id: &str, request: JobRequest) -> Result<JobRecord> {
+    pub async fn run_sync(
+        &self,
+        process_id: &str,
+        request: JobRequest,
+        owner: &str,
+    ) -> Result<JobRecord> {
         let slot = self
             .inner
             .slots
@@ -148,7 +153,7 @@ impl Jobs {
             .acquire_owned()
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut job = new_record(process_id, &request)?;
+        let mut job = new_record(process_id, &request, owner)?;
         job.status = JobStatus::Running;
         job.message = Some("running".into());
         job.started = Some(job.created);
@@ -190,6 +195,16 @@ impl Jobs {
             .ok_or_else(|| Error::NoSuchJob(id.into()))
     }
 
+    /// The job `id` if `who` may see it: its creator and admins. For anyone
+    /// else it does not exist.
+    pub async fn get_for(&self, id: &str, who: &Principal) -> Result<JobRecord> {
+        let job = self.get(id).await?;
+        if !who.owns(&job.owner) {
+            return Err(Error::NoSuchJob(id.into()));
+        }
+        Ok(job)
+    }
+
     /// Waits until the job is final, or `timeout` passes, and returns it.
     pub async fn wait(&self, id: &str, timeout: Option<Duration>) -> Result<JobRecord> {
         let (tx, rx) = oneshot::channel();
@@ -221,9 +236,10 @@ impl Jobs {
         Ok(self.inner.store.list(filter).await?)
     }
 
-    /// Dismisses a job: a queued one never starts, a running one is stopped,
-    /// and results are deleted.
-    pub async fn dismiss(&self, id: &str) -> Result<JobRecord> {
+    /// Dismisses a job `who` may see: a queued one never starts, a running
+    /// one is stopped, and results are deleted.
+    pub async fn dismiss(&self, id: &str, who: &Principal) -> Result<JobRecord> {
+        self.get_for(id, who).await?;
         let job = self
             .inner
             .store
@@ -238,9 +254,9 @@ impl Jobs {
         Ok(job)
     }
 
-    /// The log of a job.
-    pub async fn logs(&self, id: &str) -> Result<Vec<LogLine>> {
-        self.get(id).await?;
+    /// The log of a job `who` may see.
+    pub async fn logs(&self, id: &str, who: &Principal) -> Result<Vec<LogLine>> {
+        self.get_for(id, who).await?;
         Ok(self.inner.store.logs(id).await?)
     }
 
@@ -307,8 +323,8 @@ fn remove_dir(path: &std::path::Path) {
     }
 }
 
-/// A new job of `process_id`, `accepted`.
-fn new_record(process_id: &str, request: &JobRequest) -> Result<JobRecord> {
+/// A new job of `process_id` for `owner`, `accepted`.
+fn new_record(process_id: &str, request: &JobRequest, owner: &str) -> Result<JobRecord> {
     let now = Utc::now();
     Ok(JobRecord {
         // Time-ordered ids land at the end of the primary key's b-tree
@@ -328,6 +344,7 @@ fn new_record(process_id: &str, request: &JobRequest) -> Result<JobRecord> {
         request: serde_json::to_value(request).map_err(|e| Error::Internal(e.to_string()))?,
         results: None,
         error: None,
+        owner: owner.to_string(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! A process deployed through the API (OGC API - Processes Part 2).
 
-use super::Digest;
+use super::{Digest, Visibility};
 use chrono::{DateTime, Utc};
 
 /// What the server keeps about a deployed process: its component, by
@@ -19,4 +19,8 @@ pub struct Deployment {
     pub created: DateTime<Utc>,
     /// When it was last replaced.
     pub updated: DateTime<Utc>,
+    /// The tenant that deployed it.
+    pub owner: String,
+    /// Who else may see it.
+    pub visibility: Visibility,
 }

@@ -81,11 +81,15 @@ pub struct JobRecord {
     pub results: Option<serde_json::Value>,
     /// Why it failed: an exception document (failed jobs).
     pub error: Option<serde_json::Value>,
+    /// The tenant that created it, the only one (with admins) that sees it.
+    pub owner: String,
 }
 
 /// Which jobs to list. Empty vectors and `None` mean "any".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobFilter {
+    /// Only jobs of this tenant.
+    pub owner: Option<String>,
     /// Only these processes.
     pub process_ids: Vec<String>,
     /// Only these statuses.

@@ -5,6 +5,7 @@ mod description;
 mod digest;
 mod job;
 mod limits;
+mod tenant;
 mod value;
 
 pub use description::{
@@ -14,4 +15,5 @@ pub use deployment::Deployment;
 pub use digest::Digest;
 pub use job::{JobFilter, JobRecord, JobStatus, LogLine};
 pub use limits::Limits;
+pub use tenant::{Principal, Role, Visibility, ANONYMOUS};
 pub use value::{NamedValue, Value};

@@ -51,6 +51,8 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
             UNSUPPORTED_MEDIA_TYPE.into(),
             "Unsupported media type",
         ),
+        Error::Unauthorized(_) => (401, ours("unauthorized"), "Unauthorized"),
+        Error::Forbidden(_) => (403, ours("forbidden"), "Forbidden"),
         Error::InvalidParameter(_) => (400, INVALID_PARAMETER.into(), "Invalid parameter"),
         Error::BadRequest(_) => (400, INVALID_PARAMETER.into(), "Bad request"),
         Error::PayloadTooLarge(_) => (413, ours("payload-too-large"), "Payload too large"),

@@ -128,6 +128,7 @@ mod tests {
                     "out of fuel",
                 )
             }),
+            owner: "alice".into(),
         }
     }
 

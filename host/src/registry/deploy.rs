@@ -2,7 +2,8 @@
 
 use super::{Entry, Registry};
 use crate::error::{Error, Result};
-use crate::model::{Deployment, Digest};
+use crate::model::{Deployment, Digest, Principal, Role, Visibility};
+use crate::tenancy::require;
 use crate::ogc::package::{self, AppPackage, ExecutionUnit, PackageError};
 use serde_json::{json, Value};
 
@@ -47,10 +48,12 @@ impl From<PackageError> for Error {
 }
 
 impl Registry {
-    /// Deploys a new process and returns it. Its id is the one the package
-    /// or the request gives, else the component's own.
-    pub async fn deploy(&self, what: Deployable) -> Result<Entry> {
-        let prepared = self.prepare(what, None).await?;
+    /// Deploys a new process owned by `who`, private to it, and returns
+    /// it. Its id is the one the package or the request gives, else the
+    /// component's own.
+    pub async fn deploy(&self, what: Deployable, who: &Principal) -> Result<Entry> {
+        require(who, Role::Developer, "deploying a process")?;
+        let prepared = self.prepare(what, None, &who.tenant, Visibility::Private).await?;
         let id = prepared.entry.description.id.clone();
         let _changing = self.changes.lock().await;
         if self.get(&id).is_ok() {
@@ -58,7 +61,7 @@ impl Registry {
         }
         let digest = self.modules.put(&prepared.bytes)?;
         self.store
-            .insert_process(&id, digest, &prepared.package)
+            .insert_process(&id, digest, &prepared.package, &who.tenant)
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::DuplicateProcess(id) => Error::DuplicateProcess(id),
@@ -69,13 +72,14 @@ impl Registry {
         Ok(prepared.entry)
     }
 
-    /// Replaces deployed process `id`. Jobs already running finish on the
-    /// old component; jobs started from now on run the new one.
-    pub async fn replace(&self, id: &str, what: Deployable) -> Result<Entry> {
-        self.mutable(id)?;
-        let prepared = self.prepare(what, Some(id)).await?;
+    /// Replaces deployed process `id`, which `who` must own. Jobs already
+    /// running finish on the old component; jobs started from now on run
+    /// the new one.
+    pub async fn replace(&self, id: &str, what: Deployable, who: &Principal) -> Result<Entry> {
+        let old = self.owned(id, who)?;
+        let prepared = self.prepare(what, Some(id), &old.owner, old.visibility.clone()).await?;
         let _changing = self.changes.lock().await;
-        let old = self.mutable(id)?;
+        let old = self.owned(id, who)?;
         let digest = self.modules.put(&prepared.bytes)?;
         self.store
             .replace_process(id, digest, &prepared.package)
@@ -87,10 +91,10 @@ impl Registry {
         Ok(prepared.entry)
     }
 
-    /// Undeploys process `id`. Its jobs stay readable.
-    pub async fn undeploy(&self, id: &str) -> Result<()> {
+    /// Undeploys process `id`, which `who` must own. Its jobs stay readable.
+    pub async fn undeploy(&self, id: &str, who: &Principal) -> Result<()> {
         let _changing = self.changes.lock().await;
-        let old = self.mutable(id)?;
+        let old = self.owned(id, who)?;
         self.store.delete_process(id).await?;
         self.remove(id);
         tracing::info!(%id, "undeployed");
@@ -98,10 +102,28 @@ impl Registry {
         Ok(())
     }
 
+    /// Who may see process `id`; `who` must own it.
+    pub fn visibility(&self, id: &str, who: &Principal) -> Result<Visibility> {
+        Ok(self.owned(id, who)?.visibility)
+    }
+
+    /// Sets who may see process `id`; `who` must own it.
+    pub async fn set_visibility(&self, id: &str, visibility: Visibility, who: &Principal) -> Result<()> {
+        let _changing = self.changes.lock().await;
+        let mut entry = self.owned(id, who)?;
+        if !self.store.set_visibility(id, &visibility).await? {
+            return Err(Error::NoSuchProcess(id.into()));
+        }
+        entry.visibility = visibility;
+        self.insert(entry);
+        Ok(())
+    }
+
     /// What process `id` was deployed with (built-in processes: their
-    /// component and description), and its component's digest.
-    pub async fn package(&self, id: &str) -> Result<(Value, Digest)> {
-        let entry = self.get(id)?;
+    /// component and description), and its component's digest, if `who`
+    /// may see it.
+    pub async fn package(&self, id: &str, who: &Principal) -> Result<(Value, Digest)> {
+        let entry = self.get_for(id, who)?;
         let digest = entry.process.digest();
         if entry.mutable {
             if let Some(d) = self.store.deployments().await?.into_iter().find(|d| d.id == id) {
@@ -122,18 +144,30 @@ impl Registry {
             .ok_or_else(|| Error::Internal(format!("module {digest} is missing from the store")))
     }
 
-    /// The process `id`, if clients may change it.
-    fn mutable(&self, id: &str) -> Result<Entry> {
-        let entry = self.get(id)?;
+    /// The process `id`, if `who` may change it: 404 if it may not see
+    /// it, 403 if it is built in or someone else's.
+    fn owned(&self, id: &str, who: &Principal) -> Result<Entry> {
+        let entry = self.get_for(id, who)?;
         if !entry.mutable {
             return Err(Error::ImmutableProcess(id.into()));
+        }
+        if !who.owns(&entry.owner) {
+            return Err(Error::Forbidden(format!(
+                "process '{id}' belongs to another tenant; only its owner may change it"
+            )));
         }
         Ok(entry)
     }
 
     /// Loads what a client sent, checks it, and works out its description.
     /// With `replacing`, the id is fixed and the package may not change it.
-    async fn prepare(&self, what: Deployable, replacing: Option<&str>) -> Result<Prepared> {
+    async fn prepare(
+        &self,
+        what: Deployable,
+        replacing: Option<&str>,
+        owner: &str,
+        visibility: Visibility,
+    ) -> Result<Prepared> {
         let (bytes, given_id, description, package) = match what {
             Deployable::Component { bytes, id } => (bytes, id, None, None),
             Deployable::Package(doc) => {
@@ -181,7 +215,7 @@ impl Registry {
         };
         Ok(Prepared {
             bytes,
-            entry: Entry::new(process, described, true),
+            entry: Entry::deployed(process, described, owner, visibility),
             package,
         })
     }
@@ -206,7 +240,7 @@ impl Registry {
         let given = AppPackage::parse(&d.package).ok().and_then(|p| p.description);
         let mut described = package::apply_description(process.description(), given.as_ref())?;
         described.id = d.id.clone();
-        Ok(Entry::new(process, described, true))
+        Ok(Entry::deployed(process, described, &d.owner, d.visibility.clone()))
     }
 
     /// Forgets module `digest` (bytes, compiled artifact, loaded code) once

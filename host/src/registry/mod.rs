@@ -13,7 +13,7 @@ pub use deploy::{Deployable, DeployLimits};
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
-use crate::model::{Digest, ProcessDescription};
+use crate::model::{Digest, Principal, ProcessDescription, Visibility};
 use crate::modules::ModuleStore;
 use crate::ogc::ExecuteParser;
 use crate::runtime::{Process, Runtime};
@@ -34,16 +34,41 @@ pub struct Entry {
     pub mutable: bool,
     /// Reads execute requests for it.
     pub parser: Arc<ExecuteParser>,
+    /// The tenant that deployed it; empty for built-in processes.
+    pub owner: String,
+    /// Who besides its owner may see it; built-in processes are public.
+    pub visibility: Visibility,
 }
 
 impl Entry {
-    fn new(process: Arc<Process>, description: ProcessDescription, mutable: bool) -> Self {
+    fn builtin(process: Arc<Process>, description: ProcessDescription) -> Self {
         Entry {
             parser: Arc::new(ExecuteParser::new(&description)),
             description: Arc::new(description),
             process,
-            mutable,
+            mutable: false,
+            owner: String::new(),
+            visibility: Visibility::Public,
         }
+    }
+
+    fn deployed(
+        process: Arc<Process>,
+        description: ProcessDescription,
+        owner: &str,
+        visibility: Visibility,
+    ) -> Self {
+        Entry {
+            mutable: true,
+            owner: owner.to_string(),
+            visibility,
+            ..Entry::builtin(process, description)
+        }
+    }
+
+    /// Whether `who` may see (list, describe, execute) it.
+    pub fn visible_to(&self, who: &Principal) -> bool {
+        self.visibility.admits(&self.owner, who)
     }
 }
 
@@ -95,7 +120,7 @@ impl Registry {
             let process = self.runtime.load(bytes).await?;
             let description = process.description().clone();
             tracing::info!(id = %description.id, digest = %process.digest(), "built-in process");
-            self.insert(Entry::new(process, description, false));
+            self.insert(Entry::builtin(process, description));
         }
         Ok(())
     }
@@ -113,7 +138,8 @@ impl Registry {
         Ok(())
     }
 
-    /// The process `id`.
+    /// The process `id`, whoever asks (for the job service, which checked
+    /// access when the job was created).
     pub fn get(&self, id: &str) -> Result<Entry> {
         self.entries
             .read()
@@ -123,12 +149,22 @@ impl Registry {
             .ok_or_else(|| Error::NoSuchProcess(id.into()))
     }
 
-    /// Every process, in id order.
-    pub fn list(&self) -> Vec<Entry> {
+    /// The process `id` as `who` may see it: one it may not see does not
+    /// exist for it, so that private ids cannot be discovered.
+    pub fn get_for(&self, id: &str, who: &Principal) -> Result<Entry> {
+        self.get(id)
+            .ok()
+            .filter(|e| e.visible_to(who))
+            .ok_or_else(|| Error::NoSuchProcess(id.into()))
+    }
+
+    /// Every process `who` may see, in id order.
+    pub fn list_for(&self, who: &Principal) -> Vec<Entry> {
         self.entries
             .read()
             .expect("registry lock")
             .values()
+            .filter(|e| e.visible_to(who))
             .cloned()
             .collect()
     }

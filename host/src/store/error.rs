@@ -26,6 +26,12 @@ pub enum StoreError {
     /// A deployed process with this id is already stored.
     #[error("process {0} already exists")]
     DuplicateProcess(String),
+    /// Something with this key already exists (a tenant, an API key).
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// No tenant with this id exists.
+    #[error("no tenant {0}")]
+    UnknownTenant(String),
     /// No job with this id is stored.
     #[error("no job {0}")]
     UnknownJob(String),
@@ -58,6 +64,19 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
+    /// A uniqueness violation as [`StoreError::Duplicate`] of `what`.
+    pub(super) fn unique(e: rusqlite::Error, what: String) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            if matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            ) {
+                return StoreError::Duplicate(what);
+            }
+        }
+        StoreError::Write(e)
+    }
+
     /// Turns constraint violations that callers can act on into their own
     /// variants, so they need not dig into driver errors.
     pub(super) fn for_job(e: rusqlite::Error, id: &str) -> Self {

@@ -11,6 +11,9 @@ use sqlx::{QueryBuilder, Sqlite};
 pub(super) fn query(filter: &JobFilter, now: i64) -> QueryBuilder<'static, Sqlite> {
     let mut q = QueryBuilder::new(concat!("SELECT ", job_columns!(), " FROM jobs WHERE 1 = 1"));
 
+    if let Some(owner) = &filter.owner {
+        q.push(" AND owner = ").push_bind(owner.clone());
+    }
     if !filter.process_ids.is_empty() {
         q.push(" AND process_id IN (");
         let mut list = q.separated(", ");

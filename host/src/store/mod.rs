@@ -9,11 +9,13 @@
 mod error;
 mod list;
 mod processes;
+mod tenants;
 mod queries;
 mod rows;
 mod writer;
 
 pub use error::StoreError;
+pub use tenants::KeyInfo;
 
 use crate::model::{JobFilter, JobRecord, JobStatus, LogLine};
 use rows::{json_text, now_micros, records, to_micros, write_returning, JobRow, LogRow};
@@ -337,6 +339,7 @@ fn insert_op(
                 request,
                 results,
                 error,
+                job.owner,
             ])
             .map_err(|e| StoreError::for_job(e, &job.id))?;
         Ok(())

@@ -2,15 +2,17 @@
 
 use super::rows::now_micros;
 use super::{JobStore, StoreError};
-use crate::model::{Deployment, Digest};
+use crate::model::{Deployment, Digest, Visibility};
 use chrono::{DateTime, Utc};
 
-const INSERT: &str =
-    "INSERT INTO processes (id, digest, package, created, updated) VALUES (?1, ?2, ?3, ?4, ?4)";
-const REPLACE: &str =
-    "UPDATE processes SET digest = ?2, package = ?3, updated = ?4 WHERE id = ?1 RETURNING created";
+const INSERT: &str = "INSERT INTO processes (id, digest, package, created, updated, owner, visibility) \
+     VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)";
+const REPLACE: &str = "UPDATE processes SET digest = ?2, package = ?3, updated = ?4 WHERE id = ?1 \
+     RETURNING created, owner, visibility";
+const SET_VISIBILITY: &str = "UPDATE processes SET visibility = ?2 WHERE id = ?1";
 const DELETE: &str = "DELETE FROM processes WHERE id = ?1 RETURNING digest";
-const ALL: &str = "SELECT id, digest, package, created, updated FROM processes ORDER BY id";
+const ALL: &str =
+    "SELECT id, digest, package, created, updated, owner, visibility FROM processes ORDER BY id";
 const USES: &str = "SELECT COUNT(*) FROM processes WHERE digest = ?";
 
 #[derive(sqlx::FromRow)]
@@ -20,6 +22,8 @@ struct ProcessRow {
     package: String,
     created: i64,
     updated: i64,
+    owner: String,
+    visibility: String,
 }
 
 fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -40,26 +44,32 @@ impl TryFrom<ProcessRow> for Deployment {
             package: serde_json::from_str(&r.package)?,
             created: time(r.created)?,
             updated: time(r.updated)?,
+            owner: r.owner,
+            visibility: serde_json::from_str(&r.visibility)?,
             id: r.id,
         })
     }
 }
 
 impl JobStore {
-    /// Records a newly deployed process and returns it as stored. Fails with
-    /// [`StoreError::DuplicateProcess`] if the id is taken.
+    /// Records a newly deployed process of `owner`, private to it, and
+    /// returns it as stored. Fails with [`StoreError::DuplicateProcess`] if
+    /// the id is taken.
     pub async fn insert_process(
         &self,
         id: &str,
         module: Digest,
         package: &serde_json::Value,
+        owner: &str,
     ) -> Result<Deployment, StoreError> {
         let (owned, text) = (id.to_string(), serde_json::to_string(package)?);
+        let visibility = serde_json::to_string(&Visibility::Private)?;
         let now = now_micros();
+        let who = owner.to_string();
         self.writer
             .write(move |conn| {
                 conn.prepare_cached(INSERT)?
-                    .execute((&owned, module.to_string(), text, now))
+                    .execute((&owned, module.to_string(), text, now, who, visibility))
                     .map_err(|e| duplicate(e, &owned))?;
                 Ok(())
             })
@@ -70,7 +80,17 @@ impl JobStore {
             package: package.clone(),
             created: time(now)?,
             updated: time(now)?,
+            owner: owner.to_string(),
+            visibility: Visibility::Private,
         })
+    }
+
+    /// Sets who may see deployed process `id`; `false` if there is none.
+    pub async fn set_visibility(&self, id: &str, visibility: &Visibility) -> Result<bool, StoreError> {
+        let (owned, text) = (id.to_string(), serde_json::to_string(visibility)?);
+        self.writer
+            .write(move |conn| Ok(conn.prepare_cached(SET_VISIBILITY)?.execute((owned, text))? > 0))
+            .await
     }
 
     /// Points process `id` at another module and package. `None` if there
@@ -83,28 +103,29 @@ impl JobStore {
     ) -> Result<Option<Deployment>, StoreError> {
         let (owned, text) = (id.to_string(), serde_json::to_string(package)?);
         let now = now_micros();
-        let created: Option<i64> = self
+        let kept: Option<(i64, String, String)> = self
             .writer
             .write(move |conn| {
                 let mut stmt = conn.prepare_cached(REPLACE)?;
                 let mut rows = stmt.query((&owned, module.to_string(), text, now))?;
                 Ok(match rows.next()? {
-                    Some(row) => Some(row.get(0)?),
+                    Some(row) => Some((row.get(0)?, row.get(1)?, row.get(2)?)),
                     None => None,
                 })
             })
             .await?;
-        created
-            .map(|created| {
-                Ok(Deployment {
-                    id: id.to_string(),
-                    digest: module,
-                    package: package.clone(),
-                    created: time(created)?,
-                    updated: time(now)?,
-                })
+        kept.map(|(created, owner, visibility)| {
+            Ok(Deployment {
+                id: id.to_string(),
+                digest: module,
+                package: package.clone(),
+                created: time(created)?,
+                updated: time(now)?,
+                owner,
+                visibility: serde_json::from_str(&visibility)?,
             })
-            .transpose()
+        })
+        .transpose()
     }
 
     /// Forgets deployed process `id` and returns the digest of its module,

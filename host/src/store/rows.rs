@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 macro_rules! job_columns {
     () => {
         "id, process_id, status, message, progress, created, \
-         started, finished, updated, attempts, request, results, error"
+         started, finished, updated, attempts, request, results, error, owner"
     };
 }
 pub(super) use job_columns;
@@ -65,6 +65,7 @@ pub(super) struct JobRow {
     request: String,
     results: Option<String>,
     error: Option<String>,
+    owner: String,
 }
 
 impl JobRow {
@@ -84,6 +85,7 @@ impl JobRow {
             request: r.get(10)?,
             results: r.get(11)?,
             error: r.get(12)?,
+            owner: r.get(13)?,
         })
     }
 }
@@ -128,6 +130,7 @@ impl TryFrom<JobRow> for JobRecord {
             request: serde_json::from_str(&r.request)?,
             results: parse_json(r.results)?,
             error: parse_json(r.error)?,
+            owner: r.owner,
             id: r.id,
         })
     }

@@ -37,6 +37,7 @@ fn job(id: &str, process_id: &str, created: DateTime<Utc>) -> JobRecord {
         request: json!({"inputs": {"x": 1}, "outputs": {}}),
         results: None,
         error: None,
+        owner: "alice".into(),
     }
 }
 
