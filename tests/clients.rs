@@ -2,11 +2,15 @@
 //! them, against the real `wades` binary: OWSLib and ogc-api-processes-client
 //! (pinned in `tests/clients/requirements.txt`) list the processes, describe
 //! `echo`, execute it synchronously and asynchronously and read the results
-//! (`tests/clients/*.py`).
+//! (`tests/clients/*.py`); unity-sps-ogc-processes-api-python-client
+//! deploys, replaces and undeploys a component (Part 2,
+//! `tests/clients/unity_deploy.py`).
 //!
-//! The clients are installed into a virtualenv at `target/client-venv`, made
-//! once with `python3 -m venv` and reused: `pip install -r` runs again only
-//! when the requirements change (a stamp file holds the ones installed).
+//! The clients are installed into a virtualenv at `target/client-venv`
+//! (the Part 2 client into `target/client-venv-unity`, from
+//! `requirements-unity.txt`), made once with `python3 -m venv` and reused:
+//! `pip install -r` runs again only when the requirements change (a stamp
+//! file holds the ones installed).
 
 mod common;
 
@@ -42,11 +46,25 @@ fn run(cmd: &mut Command, what: &str) {
 
 /// The virtualenv's python, with the requirements installed.
 fn venv_python() -> PathBuf {
-    let venv = root().join("target/client-venv");
+    venv("client-venv", "requirements.txt")
+}
+
+/// The Part 2 client's virtualenv (`target/client-venv-unity`, from
+/// `tests/clients/requirements-unity.txt`): its urllib3 bound conflicts
+/// with what ogc-api-processes-client needs.
+fn unity_python() -> PathBuf {
+    venv("client-venv-unity", "requirements-unity.txt")
+}
+
+/// The python of virtualenv `target/<name>`, with `tests/clients/<requirements>`
+/// installed.
+fn venv(name: &str, requirements: &str) -> PathBuf {
+    let venv = root().join("target").join(name);
     let python = venv.join("bin/python");
-    let requirements = clients_dir().join("requirements.txt");
+    let requirements = clients_dir().join(requirements);
     // The stamp is a copy of the requirements the venv was made from.
-    let wanted = std::fs::read_to_string(&requirements).expect("tests/clients/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .unwrap_or_else(|e| panic!("{}: {e}", requirements.display()));
     let stamp = venv.join("requirements.stamp");
 
     // A venv whose interpreter is gone (python upgraded) is made anew.
@@ -85,7 +103,7 @@ fn venv_python() -> PathBuf {
                 "-r",
             ])
             .arg(&requirements),
-        "pip install -r tests/clients/requirements.txt",
+        &format!("pip install -r {}", requirements.display()),
     );
     println!("installed in {:.1?}", start.elapsed());
     std::fs::write(&stamp, wanted).expect("write the requirements stamp");
@@ -95,11 +113,22 @@ fn venv_python() -> PathBuf {
 /// Runs one client script against `base`; `Err` holds why and everything
 /// the script printed.
 fn run_script(python: &Path, script: &str, base: &str, logs: &Path) -> Result<String, String> {
+    run_script_args(python, script, &[base.as_ref()], logs)
+}
+
+/// Runs one client script with `args`; `Err` holds why and everything the
+/// script printed.
+fn run_script_args(
+    python: &Path,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    logs: &Path,
+) -> Result<String, String> {
     let stdout_path = logs.join(format!("{script}.stdout"));
     let stderr_path = logs.join(format!("{script}.stderr"));
     let mut child = Command::new(python)
         .arg(clients_dir().join(script))
-        .arg(base)
+        .args(args)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("NO_PROXY", "127.0.0.1,localhost")
@@ -161,5 +190,39 @@ fn python_clients_execute_echo_sync_and_async() {
             failures.join("\n\n"),
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
+    }
+}
+
+/// Part 2 with a real client: unity-sps-ogc-processes-api-python-client,
+/// with a developer's API key as its bearer token (and refused without),
+/// deploys hello-world inline (base64 in an application package sent as
+/// `application/json`), lists and executes it, replaces it with echo by
+/// `href` under the same id, executes that, undeploys it and gets 404s.
+#[test]
+fn python_client_deploys_replaces_and_undeploys() {
+    let python = unity_python();
+    let dir = tempfile::tempdir().unwrap();
+    // Deploying needs credentials: the script sends the developer's key.
+    let server = Server::start_developer(&dir, &[]);
+    let key = server.key.clone().expect("the developer's key");
+    let wasm = common::guests();
+    let hello = wasm.join("hello-world.wasm");
+    let echo = wasm.join("echo.wasm");
+    let args = [
+        server.base.as_ref(),
+        hello.as_os_str(),
+        echo.as_os_str(),
+        key.as_ref(),
+    ];
+    match run_script_args(&python, "unity_deploy.py", &args, dir.path()) {
+        Ok(output) => println!("{output}"),
+        Err(report) => {
+            let log = std::fs::read_to_string(server.data.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "{report}\n--- server.log (last lines)\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
     }
 }

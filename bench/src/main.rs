@@ -13,9 +13,13 @@
 //! - `http`: against the real server: M1 (sync hello-world at concurrency
 //!   32 with wrk, side by side with pygeoapi 0.21 under gunicorn), the
 //!   latency of dismissing a running job, and M3 (10,000 async echo jobs).
+//! - `deploy`: against the real server: M7 (deploying the ~2.8 MB
+//!   `validate-json` component, cold, against compiling it in-process; the
+//!   first execute after a restart, from the artifact cache).
 //!
-//! `cargo xtask bench [hello|nd|http] [--quick]`
+//! `cargo xtask bench [hello|nd|http|deploy] [--quick]`
 
+mod deploy;
 mod http;
 
 use anyhow::{Context, Result};
@@ -50,6 +54,9 @@ async fn main() -> Result<()> {
     }
     if wants("nd") {
         nd(if quick { 1024 } else { 4096 }, if quick { 3 } else { 11 }).await?;
+    }
+    if wants("deploy") {
+        deploy::run(quick).await?;
     }
     Ok(())
 }

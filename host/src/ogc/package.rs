@@ -224,7 +224,10 @@ pub fn apply_description(
         d.keywords = k;
     }
     for (kind, member) in [("input", "inputs"), ("output", "outputs")] {
-        let Some(items) = given.get(member) else { continue };
+        // null is "not given", as for the other members (clients send it).
+        let Some(items) = given.get(member).filter(|v| !v.is_null()) else {
+            continue;
+        };
         let items = items.as_object().ok_or_else(|| {
             PackageError::Invalid(format!("processDescription: {member} must be an object keyed by {kind} id"))
         })?;
@@ -287,6 +290,13 @@ mod tests {
         for bad in [json!([]), json!({}), json!({"executionUnit": {"value": "%%%"}}), json!({"executionUnit": "sha256:12"})] {
             assert!(matches!(AppPackage::parse(&bad), Err(PackageError::Invalid(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_description_may_leave_members_null() {
+        let described = crate::ogc::description::tests::every_kind();
+        let given = json!({"title": null, "inputs": null, "outputs": null, "keywords": null});
+        assert_eq!(apply_description(&described, Some(&given)).unwrap(), described);
     }
 
     #[test]
