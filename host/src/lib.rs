@@ -13,11 +13,13 @@
 //!   the content-addressed store of deployed components;
 //! - [`ogc`]: the OGC JSON wire format; [`http`]: the axum handlers;
 //!   [`server`]: assembly from the [`config`].
+//! - [`cwl`]: a CWL v1.2 runner (documents, expressions, workflows, step backends).
 
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod config;
+pub mod cwl;
 pub mod error;
 pub mod fetch;
 pub mod http;

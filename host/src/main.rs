@@ -48,6 +48,10 @@ enum Command {
         /// The component.
         component: PathBuf,
     },
+    /// Run a CWL document locally (tools run as host processes) and print
+    /// its output object as JSON; cwltest-compatible (exit 33: unsupported).
+    #[command(name = "cwl-runner", version)]
+    CwlRunner(wades::cwl::cli::CwlRunnerArgs),
     /// Run one job of a process component and print its outputs as JSON.
     Run {
         /// The component.
@@ -122,6 +126,9 @@ async fn cli() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Command::CwlRunner(args) = &cli.command {
+        std::process::exit(wades::cwl::cli::run(args).await);
+    }
     if let Command::Serve {
         bind,
         config,
@@ -156,6 +163,7 @@ async fn cli() -> Result<()> {
         // Handled above; listed so the match stays exhaustive.
         Command::Serve { .. } | Command::Tenant { .. } | Command::Key { .. } => {}
         // Ran (and exited) right after parsing.
+        Command::CwlRunner(_) => {}
         Command::Describe { component } => {
             let process = runtime.load(read(&component)?).await?;
             println!("{}", serde_json::to_string_pretty(process.description())?);

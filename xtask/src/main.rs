@@ -3,7 +3,8 @@
 //! - `serve [ARGS]`: `guests`, then `wades serve` with the examples built in.
 //! - `guests`: build every example process into a WebAssembly component under
 //!   `target/wasm/`, with whichever wasm toolchain this machine has.
-//! - `test`: `guests`, then the whole test suite.
+//! - `test`: `guests`, then the whole test suite and the CWL conformance
+//!   suite (`tests/cwl/conformance.sh`, guarded by `tests/cwl/required.floor`).
 //! - `bench`: `guests`, then the benchmarks.
 //! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
@@ -36,7 +37,11 @@ fn main() -> Result<()> {
             // The default members: everything but the guest crates, which are wasm-only.
             let mut test = vec!["test", "--release", "--no-fail-fast"];
             test.extend(args[1..].iter().map(String::as_str));
-            cargo(&root, &test)
+            let tests = cargo(&root, &test);
+            // The CWL conformance suite, guarded by tests/cwl/required.floor,
+            // runs even when a cargo test failed, so both are reported.
+            let cwl = conformance(&root);
+            tests.and(cwl)
         }
         Some("componentize") if args.len() == 3 => {
             let component = componentize(&std::fs::read(&args[1])?)?;
@@ -85,6 +90,19 @@ fn cargo(root: &Path, args: &[&str]) -> Result<()> {
         .status()?;
     if !status.success() {
         bail!("cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The `required` CWL v1.2 conformance tests against `wades cwl-runner`;
+/// fails if fewer pass than `tests/cwl/required.floor` says.
+fn conformance(root: &Path) -> Result<()> {
+    let status = Command::new("bash")
+        .arg(root.join("tests/cwl/conformance.sh"))
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("the CWL conformance suite fell below its floor (tests/cwl/conformance.sh)");
     }
     Ok(())
 }
