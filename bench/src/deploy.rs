@@ -26,10 +26,11 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::http::{build_wades, root};
 use crate::{ms, Samples};
 
 const COMPONENT: &str = "validate-json";
@@ -51,32 +52,6 @@ const EXECUTE_BODY: &str = r#"{"inputs": {
   "checkFormats": false
 }, "response": "document"}"#;
 const EXECUTE_ERRORS: usize = 2;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds the `wades` binary next to this one (`cargo run -p wades-bench`
-/// builds only the library, and a stale binary would be measured).
-fn build_wades() -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--package",
-            "wades",
-            "--bin",
-            "wades",
-        ])
-        .current_dir(root())
-        .status()
-        .context("running cargo build for the wades binary")?
-        .success();
-    ensure!(ok, "cargo build --release -p wades failed");
-    Ok(())
-}
 
 /// A `wades serve` on a data folder that outlives it.
 struct Server {

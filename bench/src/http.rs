@@ -33,13 +33,13 @@ impl Drop for Server {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Builds the `wades` binary next to this one: `cargo run -p wades-bench`
 /// builds only the library of `wades`, and a stale binary would be measured.
-fn build_wades() -> Result<()> {
+pub(crate) fn build_wades() -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let ok = Command::new(cargo)
         .args([

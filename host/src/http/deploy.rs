@@ -51,8 +51,6 @@ pub async fn replace(
     headers: HeaderMap,
     raw: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode> {
-    // Unknown, built-in and foreign processes are told so before the body is read.
-    app.registry.visibility(&id, &who)?;
     let what = deployable(&headers, body(raw)?, None)?;
     app.registry.replace(&id, what, &who).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -126,7 +126,7 @@ impl Registry {
         let entry = self.get_for(id, who)?;
         let digest = entry.process.digest();
         if entry.mutable {
-            if let Some(d) = self.store.deployments().await?.into_iter().find(|d| d.id == id) {
+            if let Some(d) = self.store.deployment(id).await? {
                 return Ok((d.package, d.digest));
             }
         }

@@ -1,9 +1,8 @@
 //! Deployed processes: one row per process, pointing at its module by digest.
 
-use super::rows::now_micros;
+use super::rows::{from_micros as time, now_micros};
 use super::{JobStore, StoreError};
 use crate::model::{Deployment, Digest, Visibility};
-use chrono::{DateTime, Utc};
 
 const INSERT: &str = "INSERT INTO processes (id, digest, package, created, updated, owner, visibility) \
      VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)";
@@ -13,6 +12,8 @@ const SET_VISIBILITY: &str = "UPDATE processes SET visibility = ?2 WHERE id = ?1
 const DELETE: &str = "DELETE FROM processes WHERE id = ?1 RETURNING digest";
 const ALL: &str =
     "SELECT id, digest, package, created, updated, owner, visibility FROM processes ORDER BY id";
+const ONE: &str =
+    "SELECT id, digest, package, created, updated, owner, visibility FROM processes WHERE id = ?";
 const USES: &str = "SELECT COUNT(*) FROM processes WHERE digest = ?";
 
 #[derive(sqlx::FromRow)]
@@ -24,11 +25,6 @@ struct ProcessRow {
     updated: i64,
     owner: String,
     visibility: String,
-}
-
-fn time(us: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
 
 fn digest(text: &str) -> Result<Digest, StoreError> {
@@ -150,6 +146,15 @@ impl JobStore {
     pub async fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
         let rows: Vec<ProcessRow> = sqlx::query_as(ALL).fetch_all(&self.reader).await?;
         rows.into_iter().map(Deployment::try_from).collect()
+    }
+
+    /// Deployed process `id`, if any.
+    pub async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
+        let row: Option<ProcessRow> = sqlx::query_as(ONE)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(Deployment::try_from).transpose()
     }
 
     /// How many deployed processes run the module `module`.

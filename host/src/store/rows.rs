@@ -31,7 +31,7 @@ pub(super) fn now_micros() -> i64 {
     to_micros(Utc::now())
 }
 
-fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(us)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
 }
