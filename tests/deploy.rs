@@ -44,7 +44,8 @@ fn inline(bytes: &[u8]) -> Value {
 }
 
 fn execute(s: &Server, id: &str, inputs: Value) -> (StatusCode, Value) {
-    let r = s.client()
+    let r = s
+        .client()
         .post(s.url(&format!("/processes/{id}/execution")))
         .json(&json!({"inputs": inputs, "response": "document"}))
         .send()
@@ -53,7 +54,11 @@ fn execute(s: &Server, id: &str, inputs: Value) -> (StatusCode, Value) {
 }
 
 fn describe(s: &Server, id: &str) -> (StatusCode, Value) {
-    let r = s.client().get(s.url(&format!("/processes/{id}"))).send().unwrap();
+    let r = s
+        .client()
+        .get(s.url(&format!("/processes/{id}")))
+        .send()
+        .unwrap();
     (r.status(), r.json().unwrap_or(Value::Null))
 }
 
@@ -141,7 +146,8 @@ fn deploy_execute_replace_execute_undeploy() {
     assert_eq!(out["echo"], "Hello Part 2!", "{out}");
 
     // The same id now runs echo: new inputs, new behaviour.
-    let r = s.client()
+    let r = s
+        .client()
         .put(s.url("/processes/greeter"))
         .header("Content-Type", "application/wasm")
         .body(component("echo"))
@@ -149,23 +155,35 @@ fn deploy_execute_replace_execute_undeploy() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let (_, described) = describe(&s, "greeter");
-    assert!(described["inputs"]["stringInput"].is_object(), "{described}");
+    assert!(
+        described["inputs"]["stringInput"].is_object(),
+        "{described}"
+    );
     let (status, out) = execute(&s, "greeter", json!({"stringInput": "replaced"}));
     assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!(out["stringInput"], "replaced", "{out}");
 
-    let r = s.client().delete(s.url("/processes/greeter")).send().unwrap();
+    let r = s
+        .client()
+        .delete(s.url("/processes/greeter"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let (status, body) = describe(&s, "greeter");
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(body["type"].as_str().unwrap().ends_with("no-such-process"));
-    let r = s.client()
+    let r = s
+        .client()
         .post(s.url("/processes/greeter/execution"))
         .json(&json!({"inputs": {}}))
         .send()
         .unwrap();
     exception(r, 404, "no-such-process");
-    let r = s.client().delete(s.url("/processes/greeter")).send().unwrap();
+    let r = s
+        .client()
+        .delete(s.url("/processes/greeter"))
+        .send()
+        .unwrap();
     exception(r, 404, "no-such-process");
 }
 
@@ -184,7 +202,8 @@ fn status_codes_and_exception_types_of_part_2() {
     assert!(detail.contains("twice"), "{detail}");
 
     for (method, path) in [("DELETE", "/processes/echo"), ("PUT", "/processes/echo")] {
-        let r = s.client()
+        let r = s
+            .client()
             .request(method.parse().unwrap(), s.url(path))
             .header("Content-Type", "application/wasm")
             .body(component("hello-world"))
@@ -193,9 +212,14 @@ fn status_codes_and_exception_types_of_part_2() {
         exception(r, 403, "ogcapi-processes-2/1.0/immutable-process");
     }
     let (status, _) = describe(&s, "echo");
-    assert_eq!(status, StatusCode::OK, "a refused undeploy leaves the process");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a refused undeploy leaves the process"
+    );
 
-    let r = s.client()
+    let r = s
+        .client()
         .post(s.url("/processes"))
         .header("Content-Type", "text/plain")
         .body("hello")
@@ -210,7 +234,8 @@ fn status_codes_and_exception_types_of_part_2() {
     );
     assert!(detail.contains("docker"), "{detail}");
 
-    let r = s.client()
+    let r = s
+        .client()
         .put(s.url("/processes/nothing-here"))
         .header("Content-Type", "application/wasm")
         .body(component("hello-world"))
@@ -229,7 +254,8 @@ fn status_codes_and_exception_types_of_part_2() {
     assert!(detail.contains("executionUnit"), "{detail}");
     let r = deploy_package(&s, &json!(null), "application/ogcapppkg+json");
     exception(r, 400, "invalid-parameter");
-    let r = s.client()
+    let r = s
+        .client()
         .post(s.url("/processes"))
         .header("Content-Type", "application/json")
         .body("{not json")
@@ -246,7 +272,9 @@ fn bad_uploads_are_refused_with_a_readable_message() {
         ("empty", Vec::new(), 400, "empty"),
         (
             "random bytes",
-            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
             400,
             "not a valid WebAssembly component",
         ),
@@ -274,13 +302,20 @@ fn bad_uploads_are_refused_with_a_readable_message() {
     let r = s.client().get(s.url("/processes")).send().unwrap();
     let list: Value = r.json().unwrap();
     assert!(
-        !list["processes"].as_array().unwrap().iter().any(|p| p["id"] == "bad"),
+        !list["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "bad"),
         "nothing was deployed"
     );
-    assert!(files(&s.data.join("modules"), ".wasm").iter().all(|f| {
-        let bytes = std::fs::read(s.data.join("modules").join(f)).unwrap();
-        bytes.starts_with(b"\0asm\x0d\0\x01\0")
-    }), "only real components are stored");
+    assert!(
+        files(&s.data.join("modules"), ".wasm").iter().all(|f| {
+            let bytes = std::fs::read(s.data.join("modules").join(f)).unwrap();
+            bytes.starts_with(b"\0asm\x0d\0\x01\0")
+        }),
+        "only real components are stored"
+    );
 }
 
 #[test]
@@ -291,18 +326,43 @@ fn identical_uploads_are_stored_once_and_collected_when_unused() {
     let before = files(&modules, ".wasm").len();
     let bytes = component("hostile");
     for id in ["first", "second"] {
-        assert_eq!(deploy_wasm(&s, bytes.clone(), Some(id)).status(), StatusCode::CREATED);
+        assert_eq!(
+            deploy_wasm(&s, bytes.clone(), Some(id)).status(),
+            StatusCode::CREATED
+        );
     }
-    assert_eq!(files(&modules, ".wasm").len(), before + 1, "one blob for both");
+    assert_eq!(
+        files(&modules, ".wasm").len(),
+        before + 1,
+        "one blob for both"
+    );
     let artifacts = || files(&s.data.join("artifacts"), ".cwasm").len();
     let compiled = artifacts();
 
-    assert_eq!(s.client().delete(s.url("/processes/first")).send().unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(files(&modules, ".wasm").len(), before + 1, "still used by 'second'");
+    assert_eq!(
+        s.client()
+            .delete(s.url("/processes/first"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        files(&modules, ".wasm").len(),
+        before + 1,
+        "still used by 'second'"
+    );
     let (status, out) = execute(&s, "second", json!({"attack": "panic"}));
     assert_eq!(status.as_u16(), 500, "{out}");
 
-    assert_eq!(s.client().delete(s.url("/processes/second")).send().unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.client()
+            .delete(s.url("/processes/second"))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(files(&modules, ".wasm").len(), before, "collected");
     assert_eq!(artifacts(), compiled - 1, "its compiled artifact too");
 }
@@ -325,20 +385,35 @@ fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
     assert_eq!(d["title"], "Greetings");
     assert_eq!(d["keywords"], json!(["deployed"]));
     assert_eq!(d["inputs"]["name"]["description"], "Who to greet");
-    assert!(d["inputs"]["name"]["schema"].is_object(), "schemas stay the component's");
+    assert!(
+        d["inputs"]["name"]["schema"].is_object(),
+        "schemas stay the component's"
+    );
     let bad = json!({"processDescription": {"id": "x", "inputs": {"nope": {}}}, "executionUnit": inline(&hello)});
-    let detail = exception(deploy_package(&s, &bad, "application/json"), 400, "invalid-parameter");
+    let detail = exception(
+        deploy_package(&s, &bad, "application/json"),
+        400,
+        "invalid-parameter",
+    );
     assert!(detail.contains("'nope'"), "{detail}");
 
     // The package comes back with the component named by digest, and the
     // component itself on request.
-    let r = s.client().get(s.url("/processes/greet-inline/package")).send().unwrap();
+    let r = s
+        .client()
+        .get(s.url("/processes/greet-inline/package"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let served: Value = r.json().unwrap();
     assert_eq!(served["processDescription"], package["processDescription"]);
-    let digest = served["executionUnit"]["digest"].as_str().unwrap().to_string();
+    let digest = served["executionUnit"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(digest.starts_with("sha256:"), "{served}");
-    let r = s.client()
+    let r = s
+        .client()
         .get(s.url("/processes/greet-inline/package"))
         .header("Accept", "application/wasm")
         .send()
@@ -350,25 +425,50 @@ fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
     let origin = serve_bytes(hello.clone(), "application/wasm");
     let by_href = json!({"processDescription": {"id": "greet-href"},
                          "executionUnit": [{"href": format!("{origin}/hello.wasm"), "type": "application/wasm"}]});
-    assert_eq!(deploy_package(&s, &by_href, "application/json").status(), StatusCode::CREATED);
+    assert_eq!(
+        deploy_package(&s, &by_href, "application/json").status(),
+        StatusCode::CREATED
+    );
     let (status, out) = execute(&s, "greet-href", json!({"name": "href"}));
-    assert_eq!((status, out["echo"].as_str()), (StatusCode::OK, Some("Hello href!")));
+    assert_eq!(
+        (status, out["echo"].as_str()),
+        (StatusCode::OK, Some("Hello href!"))
+    );
 
     // By digest of a module already stored.
-    let by_digest = json!({"processDescription": {"id": "greet-digest"}, "executionUnit": {"digest": digest}});
-    assert_eq!(deploy_package(&s, &by_digest, "application/json").status(), StatusCode::CREATED);
+    let by_digest =
+        json!({"processDescription": {"id": "greet-digest"}, "executionUnit": {"digest": digest}});
+    assert_eq!(
+        deploy_package(&s, &by_digest, "application/json").status(),
+        StatusCode::CREATED
+    );
     let (status, out) = execute(&s, "greet-digest", json!({"name": "digest"}));
-    assert_eq!((status, out["echo"].as_str()), (StatusCode::OK, Some("Hello digest!")));
+    assert_eq!(
+        (status, out["echo"].as_str()),
+        (StatusCode::OK, Some("Hello digest!"))
+    );
     let unknown = json!({"executionUnit": format!("sha256:{}", "0".repeat(64))});
-    let detail = exception(deploy_package(&s, &unknown, "application/json"), 400, "invalid-parameter");
+    let detail = exception(
+        deploy_package(&s, &unknown, "application/json"),
+        400,
+        "invalid-parameter",
+    );
     assert!(detail.contains("no module"), "{detail}");
 
     // Built-in processes serve their package and component too.
-    let r = s.client().get(s.url("/processes/echo/package")).send().unwrap();
+    let r = s
+        .client()
+        .get(s.url("/processes/echo/package"))
+        .send()
+        .unwrap();
     let served: Value = r.json().unwrap();
     ogcapppkg(&served);
     assert_eq!(served["processDescription"]["process"]["id"], "echo");
-    let r = s.client().get(s.url("/processes/echo/package?f=wasm")).send().unwrap();
+    let r = s
+        .client()
+        .get(s.url("/processes/echo/package?f=wasm"))
+        .send()
+        .unwrap();
     assert_eq!(r.bytes().unwrap().to_vec(), component("echo"));
 }
 
@@ -377,14 +477,20 @@ fn deployments_survive_a_restart_and_a_corrupt_artifact_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut s = Server::start_developer(&dir, &[]);
-    assert_eq!(deploy_wasm(&s, component("hostile"), Some("kept")).status(), StatusCode::CREATED);
+    assert_eq!(
+        deploy_wasm(&s, component("hostile"), Some("kept")).status(),
+        StatusCode::CREATED
+    );
     s.kill9();
     drop(s);
 
     // Damage every compiled artifact of the deployed component.
     let digest = wades::model::Digest::of(&component("hostile")).hex();
     let artifacts = data.join("artifacts");
-    let damaged: Vec<String> = files(&artifacts, ".cwasm").into_iter().filter(|f| f.starts_with(&digest)).collect();
+    let damaged: Vec<String> = files(&artifacts, ".cwasm")
+        .into_iter()
+        .filter(|f| f.starts_with(&digest))
+        .collect();
     assert_eq!(damaged.len(), 1, "the deployment was compiled and cached");
     let path = artifacts.join(&damaged[0]);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -397,18 +503,32 @@ fn deployments_survive_a_restart_and_a_corrupt_artifact_is_recompiled() {
     assert_eq!(status, StatusCode::OK, "{d}");
     assert_eq!(d["mutable"], true);
     let (status, out) = execute(&s, "kept", json!({"attack": "escape"}));
-    assert!(status.is_success() || status.is_server_error(), "{status} {out}");
-    assert_ne!(std::fs::read(&path).unwrap(), bytes, "the damaged artifact was replaced");
+    assert!(
+        status.is_success() || status.is_server_error(),
+        "{status} {out}"
+    );
+    assert_ne!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the damaged artifact was replaced"
+    );
     let log = std::fs::read_to_string(data.join("server.log")).unwrap();
-    assert!(log.contains("failed its integrity check"), "the damage was noticed:\n{log}");
+    assert!(
+        log.contains("failed its integrity check"),
+        "the damage was noticed:\n{log}"
+    );
 }
 
 #[test]
 fn a_job_running_during_a_replace_finishes_on_the_old_component() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_developer(&dir, &[]);
-    assert_eq!(deploy_wasm(&s, component("echo"), Some("moving")).status(), StatusCode::CREATED);
-    let r = s.client()
+    assert_eq!(
+        deploy_wasm(&s, component("echo"), Some("moving")).status(),
+        StatusCode::CREATED
+    );
+    let r = s
+        .client()
         .post(s.url("/processes/moving/execution"))
         .header("Prefer", "respond-async")
         .json(&json!({"inputs": {"stringInput": "old", "pause": 1.0}}))
@@ -416,7 +536,8 @@ fn a_job_running_during_a_replace_finishes_on_the_old_component() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let job = r.headers()["location"].to_str().unwrap().to_string();
-    let r = s.client()
+    let r = s
+        .client()
         .put(s.url("/processes/moving"))
         .header("Content-Type", "application/wasm")
         .body(component("hello-world"))
@@ -425,8 +546,17 @@ fn a_job_running_during_a_replace_finishes_on_the_old_component() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let status = wait_final_with(&s.client(), &job, Duration::from_secs(30));
     assert_eq!(status["status"], "successful", "{status}");
-    let results: Value = s.client().get(format!("{job}/results")).send().unwrap().json().unwrap();
+    let results: Value = s
+        .client()
+        .get(format!("{job}/results"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(results["stringInput"], "old", "{results}");
     let (status, out) = execute(&s, "moving", json!({"name": "new"}));
-    assert_eq!((status, out["echo"].as_str()), (StatusCode::OK, Some("Hello new!")));
+    assert_eq!(
+        (status, out["echo"].as_str()),
+        (StatusCode::OK, Some("Hello new!"))
+    );
 }

@@ -35,7 +35,10 @@ impl As<'_> {
             "processDescription": {"process": {"id": id}},
             "executionUnit": {"value": base64(&wasm), "encoding": "base64", "mediaType": "application/wasm"},
         });
-        package.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        package
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         self.req("POST", "/processes")
             .header("Content-Type", "application/ogcapppkg+json")
             .body(package.to_string())
@@ -95,26 +98,52 @@ fn private_processes_and_jobs_are_invisible_to_other_tenants() {
     let bob_key = tenant(&data, "bob", "user");
     let ops_key = tenant(&data, "ops", "admin");
     let s = Server::start(&dir);
-    let alice = As { server: &s, key: Some(alice_key) };
-    let bob = As { server: &s, key: Some(bob_key) };
-    let ops = As { server: &s, key: Some(ops_key) };
-    let anon = As { server: &s, key: None };
+    let alice = As {
+        server: &s,
+        key: Some(alice_key),
+    };
+    let bob = As {
+        server: &s,
+        key: Some(bob_key),
+    };
+    let ops = As {
+        server: &s,
+        key: Some(ops_key),
+    };
+    let anon = As {
+        server: &s,
+        key: None,
+    };
 
     // Smuggled ownership and visibility members change nothing.
     let r = alice.deploy("alices", json!({"owner": "bob", "visibility": "public"}));
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert!(alice.ids("/processes", "processes", "id").contains(&"alices".into()));
-    assert!(ops.ids("/processes", "processes", "id").contains(&"alices".into()));
+    assert!(alice
+        .ids("/processes", "processes", "id")
+        .contains(&"alices".into()));
+    assert!(ops
+        .ids("/processes", "processes", "id")
+        .contains(&"alices".into()));
     for who in [&bob, &anon] {
-        assert!(!who.ids("/processes", "processes", "id").contains(&"alices".into()));
-        assert!(who.ids("/processes", "processes", "id").contains(&"echo".into()), "built-ins are public");
+        assert!(!who
+            .ids("/processes", "processes", "id")
+            .contains(&"alices".into()));
+        assert!(
+            who.ids("/processes", "processes", "id")
+                .contains(&"echo".into()),
+            "built-ins are public"
+        );
         for (method, path) in [
             ("GET", "/processes/alices"),
             ("GET", "/processes/alices/package"),
             ("GET", "/processes/alices/visibility"),
             ("DELETE", "/processes/alices"),
         ] {
-            exception(who.req(method, path).send().unwrap(), 404, "no-such-process");
+            exception(
+                who.req(method, path).send().unwrap(),
+                404,
+                "no-such-process",
+            );
         }
         exception(who.execute("alices", false), 404, "no-such-process");
         let put = who
@@ -136,7 +165,11 @@ fn private_processes_and_jobs_are_invisible_to_other_tenants() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(status(bob.get("/processes/alices")), 200);
     assert_eq!(status(bob.execute("alices", false)), 200);
-    exception(bob.req("DELETE", "/processes/alices").send().unwrap(), 403, "forbidden");
+    exception(
+        bob.req("DELETE", "/processes/alices").send().unwrap(),
+        403,
+        "forbidden",
+    );
     assert_eq!(status(anon.get("/processes/alices")), 404);
 
     // Public: anyone.
@@ -155,7 +188,10 @@ fn private_processes_and_jobs_are_invisible_to_other_tenants() {
     let path = job.strip_prefix(&s.base).unwrap().to_string();
     assert_eq!(status(bob.get(&path)), 200);
     let owned: Value = bob.get(&path).json().unwrap();
-    assert!(owned.get("owner").is_none(), "the owner is not part of the status document");
+    assert!(
+        owned.get("owner").is_none(),
+        "the owner is not part of the status document"
+    );
     assert_eq!(status(ops.get(&path)), 200);
     for who in [&alice, &anon] {
         for suffix in ["", "/results", "/logs"] {
@@ -171,7 +207,10 @@ fn private_processes_and_jobs_are_invisible_to_other_tenants() {
     assert_eq!(status(bob.req("DELETE", &path).send().unwrap()), 200);
 
     // Only its owner (or an admin) undeploys.
-    assert_eq!(status(ops.req("DELETE", "/processes/alices").send().unwrap()), 204);
+    assert_eq!(
+        status(ops.req("DELETE", "/processes/alices").send().unwrap()),
+        204
+    );
 }
 
 #[test]
@@ -190,30 +229,58 @@ fn roles_and_credentials_are_enforced() {
         .to_string();
     cli(&data, &["key", "revoke", &carol_id]);
     assert!(cli(&data, &["key", "list"]).contains(&format!("{carol_id}\tcarol\trevoked")));
-    assert!(!std::fs::read(data.join("wades.db")).unwrap().windows(20).any(|w| w == &bob_key.as_bytes()[..20]),
-        "keys are stored hashed");
+    assert!(
+        !std::fs::read(data.join("wades.db"))
+            .unwrap()
+            .windows(20)
+            .any(|w| w == &bob_key.as_bytes()[..20]),
+        "keys are stored hashed"
+    );
 
     let s = Server::start(&dir);
-    let bob = As { server: &s, key: Some(bob_key) };
-    let anon = As { server: &s, key: None };
+    let bob = As {
+        server: &s,
+        key: Some(bob_key),
+    };
+    let anon = As {
+        server: &s,
+        key: None,
+    };
     let body = exception(bob.deploy("bobs", json!({})), 403, "forbidden");
-    assert!(body["detail"].as_str().unwrap().contains("developer"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("developer"),
+        "{body}"
+    );
     let r = anon.deploy("anons", json!({}));
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"wades\"");
     exception(r, 401, "unauthorized");
 
-    for bad in [Some(revoked.as_str()), Some("wades_not-a-key"), Some("eyJhbGciOiJub25lIn0.e30.")] {
-        let who = As { server: &s, key: bad.map(String::from) };
+    for bad in [
+        Some(revoked.as_str()),
+        Some("wades_not-a-key"),
+        Some("eyJhbGciOiJub25lIn0.e30."),
+    ] {
+        let who = As {
+            server: &s,
+            key: bad.map(String::from),
+        };
         exception(who.get("/processes"), 401, "unauthorized");
         exception(who.get("/jobs"), 401, "unauthorized");
     }
-    let r = client().get(s.url("/processes")).header("Authorization", "Basic Ym9iOnB3").send().unwrap();
+    let r = client()
+        .get(s.url("/processes"))
+        .header("Authorization", "Basic Ym9iOnB3")
+        .send()
+        .unwrap();
     exception(r, 401, "unauthorized");
     drop(s);
 
     let closed = tempfile::tempdir().unwrap();
     let s = Server::start_env(&closed, &[("WADES_ANONYMOUS", "none")]);
-    let anon = As { server: &s, key: None };
+    let anon = As {
+        server: &s,
+        key: None,
+    };
     exception(anon.get("/processes"), 401, "unauthorized");
     exception(anon.execute("echo", false), 401, "unauthorized");
     assert_eq!(status(anon.get("/")), 200, "the landing page stays open");

@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use wades::config::Config;
 use wades::model::{NamedValue, Role, Value};
-use wades::store::JobStore;
 use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
+use wades::store::JobStore;
 
 #[derive(Parser)]
 #[command(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wades::model::Value;
-use wades::runtime::{CacheOutcome, Job, LoadError, Runtime, RuntimeConfig};
+use wades::runtime::{CacheOutcome, Job, LoadError, Runtime, RuntimeConfig, Tier};
 
 /// The test configuration, compiling with the real `wades` binary.
 fn untrusted_config(cache: &tempfile::TempDir) -> RuntimeConfig {
@@ -39,14 +39,44 @@ async fn an_upload_is_compiled_by_the_child_and_runs() {
         "hello-world through the compile child: {:?}",
         started.elapsed()
     );
-    // The child compiled; this process loaded the artifact it left.
+    // The child compiled (with Winch, quickly); this process loaded the
+    // artifact it left, and jobs run on it at once.
     assert_eq!(p.cache_outcome(), &CacheOutcome::Hit);
-    assert!(rt.artifact_path(&p.digest()).exists());
-    let out = rt
-        .execute(&p, Job::new(vec![s("name", "World")]))
-        .await
-        .unwrap();
-    assert_eq!(out.outputs[0].value, Value::string("Hello World!"));
+    let [optimized, quick] = rt.artifact_paths(&p.digest());
+    let run = |who: &'static str| {
+        let (rt, p) = (rt.clone(), p.clone());
+        async move {
+            let out = rt
+                .execute(&p, Job::new(vec![s("name", who)]))
+                .await
+                .unwrap();
+            assert_eq!(
+                out.outputs[0].value,
+                Value::string(&format!("Hello {who}!"))
+            );
+            out.fuel_consumed
+        }
+    };
+    let fuel_quick = if p.tier() == Tier::Quick {
+        assert!(quick.exists());
+        Some(run("World").await)
+    } else {
+        None // the background compile already finished
+    };
+
+    // Then a second child compiles it with Cranelift, and new jobs move to
+    // that code; Winch's artifact goes.
+    p.optimized().await.unwrap();
+    assert_eq!(p.tier(), Tier::Optimized);
+    assert!(optimized.exists());
+    assert!(!quick.exists());
+    let fuel_optimized = run("World").await;
+    // Fuel counts wasm operators, not machine code, but the two compilers
+    // place their fuel checks a little differently.
+    if let (Some(Some(quick)), Some(optimized)) = (fuel_quick, fuel_optimized) {
+        let diff = quick.abs_diff(optimized) as f64 / optimized as f64;
+        assert!(diff < 0.01, "Winch {quick} vs Cranelift {optimized} fuel");
+    }
 
     // Loaded again: the same process, no child.
     let again = rt.load_untrusted(component("hello-world")).await.unwrap();
@@ -57,14 +87,20 @@ async fn an_upload_is_compiled_by_the_child_and_runs() {
 async fn a_cached_upload_spawns_no_child() {
     let cache = tempfile::tempdir().unwrap();
     let bytes = component("echo");
-    untrusted_runtime(&cache)
+    let first = untrusted_runtime(&cache);
+    first
         .load_untrusted(bytes.clone())
         .await
+        .unwrap()
+        .optimized()
+        .await
         .unwrap();
+    drop(first);
     // After a restart, the artifact is enough: no compiler is needed.
     let rt = runtime_without_compiler(&cache);
     let p = rt.load_untrusted(bytes).await.unwrap();
     assert_eq!(p.cache_outcome(), &CacheOutcome::Hit);
+    assert_eq!(p.tier(), Tier::Optimized);
 }
 
 #[tokio::test]
@@ -100,7 +136,9 @@ async fn a_corrupt_artifact_is_compiled_again_by_the_child_not_loaded() {
     let cache = tempfile::tempdir().unwrap();
     let bytes = component("hello-world");
     let rt = untrusted_runtime(&cache);
-    let path = rt.artifact_path(&rt.load_untrusted(bytes.clone()).await.unwrap().digest());
+    let p = rt.load_untrusted(bytes.clone()).await.unwrap();
+    p.optimized().await.unwrap();
+    let path = rt.artifact_path(&p.digest());
 
     // Flip one byte in the middle of the compiled code.
     let mut artifact = std::fs::read(&path).unwrap();
@@ -119,6 +157,7 @@ async fn a_corrupt_artifact_is_compiled_again_by_the_child_not_loaded() {
     // With one, the child replaces it and the result runs.
     let rt = untrusted_runtime(&cache);
     let p = rt.load_untrusted(bytes.clone()).await.unwrap();
+    p.optimized().await.unwrap();
     assert_ne!(std::fs::read(&path).unwrap(), artifact, "artifact replaced");
     let out = rt
         .execute(&p, Job::new(vec![s("name", "cache")]))
@@ -130,11 +169,9 @@ async fn a_corrupt_artifact_is_compiled_again_by_the_child_not_loaded() {
     // fine if it were deserialized; it is refused instead.
     let other = tempfile::tempdir().unwrap();
     let foreign = untrusted_runtime(&other);
-    let digest = foreign
-        .load_untrusted(bytes.clone())
-        .await
-        .unwrap()
-        .digest();
+    let planted = foreign.load_untrusted(bytes.clone()).await.unwrap();
+    planted.optimized().await.unwrap();
+    let digest = planted.digest();
     std::fs::copy(foreign.artifact_path(&digest), &path).unwrap();
     let err = runtime_without_compiler(&cache)
         .load_untrusted(bytes)
@@ -200,9 +237,9 @@ async fn a_compile_over_its_time_budget_is_stopped() {
         err.to_string(),
         "compiling the component exceeded its time budget of 1 ms"
     );
-    assert!(!rt
-        .artifact_path(&wades::model::Digest::of(&component("otsu")))
-        .exists());
+    for path in rt.artifact_paths(&wades::model::Digest::of(&component("otsu"))) {
+        assert!(!path.exists(), "{}", path.display());
+    }
 }
 
 #[tokio::test]

@@ -112,7 +112,10 @@ impl Server {
     pub fn start_developer(dir: &tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        cli(&data, &["tenant", "add", "developer", "--role", "developer"]);
+        cli(
+            &data,
+            &["tenant", "add", "developer", "--role", "developer"],
+        );
         let key = cli(&data, &["key", "create", "developer"]);
         std::fs::write(data.join(DEVELOPER_KEY), key.trim()).unwrap();
         Server::start_env(dir, env)

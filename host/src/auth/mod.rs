@@ -1,4 +1,4 @@
 //! Authentication of requests: turning credentials into a [`crate::model::Principal`].
 
 mod oidc;
-pub use oidc::{Oidc, OidcConfig, AuthError};
+pub use oidc::{AuthError, Oidc, OidcConfig};

@@ -76,7 +76,10 @@ pub async fn package(
     headers: HeaderMap,
 ) -> Result<Response> {
     let (package, digest) = app.registry.package(&id, &who).await?;
-    let f = pairs(query).into_iter().find(|(k, _)| k == "f").map(|(_, v)| v);
+    let f = pairs(query)
+        .into_iter()
+        .find(|(k, _)| k == "f")
+        .map(|(_, v)| v);
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -138,7 +141,11 @@ fn deployable(headers: &HeaderMap, bytes: Bytes, id: Option<String>) -> Result<D
             .map_err(|e| Error::BadRequest(format!("the package is not JSON: {e}")))?;
         return Ok(Deployable::Package(doc));
     }
-    let shown = if media.is_empty() { "no Content-Type" } else { media.as_str() };
+    let shown = if media.is_empty() {
+        "no Content-Type"
+    } else {
+        media.as_str()
+    };
     Err(Error::UnsupportedMediaType(format!(
         "cannot deploy a body of {shown}; send a component as {WASM}, or an application package as application/ogcapppkg+json"
     )))

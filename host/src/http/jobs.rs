@@ -99,7 +99,10 @@ pub async fn status(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    Ok(Json(status_info(&app.jobs.get_for(&id, &who).await?, &app.base)))
+    Ok(Json(status_info(
+        &app.jobs.get_for(&id, &who).await?,
+        &app.base,
+    )))
 }
 
 /// `DELETE /jobs/{id}`: stops the job and deletes its results.
@@ -108,7 +111,10 @@ pub async fn dismiss(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    Ok(Json(status_info(&app.jobs.dismiss(&id, &who).await?, &app.base)))
+    Ok(Json(status_info(
+        &app.jobs.dismiss(&id, &who).await?,
+        &app.base,
+    )))
 }
 
 /// `GET /jobs/{id}/results`: the results document.

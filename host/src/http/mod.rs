@@ -46,7 +46,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/", get(landing::landing))
         .route("/conformance", get(landing::conformance))
         .route("/api", get(openapi::api))
-        .route("/processes", get(processes::list).merge(deployment(post(deploy::deploy), config)))
+        .route(
+            "/processes",
+            get(processes::list).merge(deployment(post(deploy::deploy), config)),
+        )
         .route(
             "/processes/{id}",
             get(processes::describe)

@@ -123,7 +123,12 @@ impl Jobs {
     }
 
     /// Queues a job of `process_id` for tenant `owner`.
-    pub async fn submit(&self, process_id: &str, request: JobRequest, owner: &str) -> Result<JobRecord> {
+    pub async fn submit(
+        &self,
+        process_id: &str,
+        request: JobRequest,
+        owner: &str,
+    ) -> Result<JobRecord> {
         let job = new_record(process_id, &request, owner)?;
         self.inner.store.insert(&job).await?;
         self.inner.wake.notify_one();
@@ -166,7 +171,13 @@ impl Jobs {
             .insert(job.id.clone(), CancellationToken::new());
         let row = Arc::new(AsyncMutex::new(Row::Deferred));
         let (reply, mut answer) = oneshot::channel();
-        let task = run(self.inner.clone(), job.clone(), Some(row.clone()), slot, Some(reply));
+        let task = run(
+            self.inner.clone(),
+            job.clone(),
+            Some(row.clone()),
+            slot,
+            Some(reply),
+        );
         self.inner.threads.handle().spawn(task);
         let answer = tokio::select! {
             answer = &mut answer => answer,

@@ -8,10 +8,10 @@ mod limits;
 mod tenant;
 mod value;
 
+pub use deployment::Deployment;
 pub use description::{
     Format, InputDescription, JobControl, OutputDescription, ProcessDescription,
 };
-pub use deployment::Deployment;
 pub use digest::Digest;
 pub use job::{JobFilter, JobRecord, JobStatus, LogLine};
 pub use limits::Limits;

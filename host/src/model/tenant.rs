@@ -101,13 +101,24 @@ mod tests {
 
     #[test]
     fn visibility_admits_owner_admin_and_the_named() {
-        let alice = Principal { tenant: "alice".into(), role: Role::Developer };
-        let bob = Principal { tenant: "bob".into(), role: Role::User };
-        let root = Principal { tenant: "ops".into(), role: Role::Admin };
+        let alice = Principal {
+            tenant: "alice".into(),
+            role: Role::Developer,
+        };
+        let bob = Principal {
+            tenant: "bob".into(),
+            role: Role::User,
+        };
+        let root = Principal {
+            tenant: "ops".into(),
+            role: Role::Admin,
+        };
         let private = Visibility::Private;
         assert!(private.admits("alice", &alice) && private.admits("alice", &root));
         assert!(!private.admits("alice", &bob));
-        let shared = Visibility::Shared { tenants: vec!["bob".into()] };
+        let shared = Visibility::Shared {
+            tenants: vec!["bob".into()],
+        };
         assert!(shared.admits("alice", &bob));
         assert!(!shared.admits("alice", &Principal::anonymous(Role::User)));
         assert!(Visibility::Public.admits("alice", &Principal::anonymous(Role::User)));

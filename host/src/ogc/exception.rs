@@ -46,11 +46,9 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
         Error::NoSuchOutput { .. } => (404, ours("no-such-output"), "No such output"),
         Error::DuplicateProcess(_) => (409, DUPLICATED_PROCESS.into(), "Duplicated process"),
         Error::ImmutableProcess(_) => (403, IMMUTABLE_PROCESS.into(), "Immutable process"),
-        Error::UnsupportedMediaType(_) => (
-            415,
-            UNSUPPORTED_MEDIA_TYPE.into(),
-            "Unsupported media type",
-        ),
+        Error::UnsupportedMediaType(_) => {
+            (415, UNSUPPORTED_MEDIA_TYPE.into(), "Unsupported media type")
+        }
         Error::Unauthorized(_) => (401, ours("unauthorized"), "Unauthorized"),
         Error::Forbidden(_) => (403, ours("forbidden"), "Forbidden"),
         Error::InvalidParameter(_) => (400, INVALID_PARAMETER.into(), "Invalid parameter"),

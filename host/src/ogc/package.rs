@@ -50,7 +50,11 @@ impl AppPackage {
         let description = match doc.get("processDescription") {
             None | Some(Value::Null) => None,
             // Early drafts wrapped it as {"process": {...}}.
-            Some(Value::Object(d)) => Some(d.get("process").cloned().unwrap_or(Value::Object(d.clone()))),
+            Some(Value::Object(d)) => Some(
+                d.get("process")
+                    .cloned()
+                    .unwrap_or(Value::Object(d.clone())),
+            ),
             Some(_) => return Err(invalid("processDescription must be an object")),
         };
         let unit = match doc.get("executionUnit") {
@@ -114,11 +118,15 @@ fn unit(u: &Value) -> Result<ExecutionUnit, PackageError> {
         }
     }
     if let Some(d) = m.get("digest") {
-        let text = d.as_str().ok_or_else(|| invalid("digest must be a string".into()))?;
+        let text = d
+            .as_str()
+            .ok_or_else(|| invalid("digest must be a string".into()))?;
         return digest(text).map(ExecutionUnit::Stored);
     }
     if let Some(href) = m.get("href") {
-        let href = href.as_str().ok_or_else(|| invalid("href must be a string".into()))?;
+        let href = href
+            .as_str()
+            .ok_or_else(|| invalid("href must be a string".into()))?;
         return Ok(ExecutionUnit::Href(href.to_string()));
     }
     if let Some(value) = m.get("value") {
@@ -197,14 +205,18 @@ pub fn apply_description(
         match m.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(PackageError::Invalid(format!("processDescription: {key} must be a string"))),
+            Some(_) => Err(PackageError::Invalid(format!(
+                "processDescription: {key} must be a string"
+            ))),
         }
     };
     let keywords = |m: &Map<String, Value>| -> Result<Option<Vec<String>>, PackageError> {
         match m.get("keywords") {
             None | Some(Value::Null) => Ok(None),
             Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|_| {
-                PackageError::Invalid("processDescription: keywords must be an array of strings".into())
+                PackageError::Invalid(
+                    "processDescription: keywords must be an array of strings".into(),
+                )
             }),
         }
     };
@@ -229,16 +241,32 @@ pub fn apply_description(
             continue;
         };
         let items = items.as_object().ok_or_else(|| {
-            PackageError::Invalid(format!("processDescription: {member} must be an object keyed by {kind} id"))
+            PackageError::Invalid(format!(
+                "processDescription: {member} must be an object keyed by {kind} id"
+            ))
         })?;
         for (id, item) in items {
             let item = item.as_object().ok_or_else(|| {
-                PackageError::Invalid(format!("processDescription: {kind} '{id}' must be an object"))
+                PackageError::Invalid(format!(
+                    "processDescription: {kind} '{id}' must be an object"
+                ))
             })?;
-            let texts = (text(item, "title")?, text(item, "description")?, keywords(item)?);
+            let texts = (
+                text(item, "title")?,
+                text(item, "description")?,
+                keywords(item)?,
+            );
             let target = match kind {
-                "input" => d.inputs.iter_mut().find(|i| &i.id == id).map(|i| (&mut i.title, &mut i.description, &mut i.keywords)),
-                _ => d.outputs.iter_mut().find(|o| &o.id == id).map(|o| (&mut o.title, &mut o.description, &mut o.keywords)),
+                "input" => d
+                    .inputs
+                    .iter_mut()
+                    .find(|i| &i.id == id)
+                    .map(|i| (&mut i.title, &mut i.description, &mut i.keywords)),
+                _ => d
+                    .outputs
+                    .iter_mut()
+                    .find(|o| &o.id == id)
+                    .map(|o| (&mut o.title, &mut o.description, &mut o.keywords)),
             };
             let Some((title, description, kw)) = target else {
                 return Err(PackageError::Invalid(format!(
@@ -266,29 +294,59 @@ mod tests {
     #[test]
     fn reads_every_form_of_execution_unit() {
         let b64 = base64::engine::general_purpose::STANDARD.encode(b"\0asm");
-        let inline = json!({"executionUnit": {"value": b64, "encoding": "base64", "mediaType": WASM}});
-        assert_eq!(AppPackage::parse(&inline).unwrap().unit, ExecutionUnit::Inline(b"\0asm".to_vec()));
+        let inline =
+            json!({"executionUnit": {"value": b64, "encoding": "base64", "mediaType": WASM}});
+        assert_eq!(
+            AppPackage::parse(&inline).unwrap().unit,
+            ExecutionUnit::Inline(b"\0asm".to_vec())
+        );
         let qualified = json!({"executionUnit": {"value": b64, "format": {"mediaType": WASM, "encoding": "base64"}}});
-        assert_eq!(AppPackage::parse(&qualified).unwrap().unit, ExecutionUnit::Inline(b"\0asm".to_vec()));
+        assert_eq!(
+            AppPackage::parse(&qualified).unwrap().unit,
+            ExecutionUnit::Inline(b"\0asm".to_vec())
+        );
         let href = json!({"executionUnit": [{"href": "https://example.org/p.wasm", "type": WASM}]});
-        assert_eq!(AppPackage::parse(&href).unwrap().unit, ExecutionUnit::Href("https://example.org/p.wasm".into()));
+        assert_eq!(
+            AppPackage::parse(&href).unwrap().unit,
+            ExecutionUnit::Href("https://example.org/p.wasm".into())
+        );
         let d = Digest::of(b"x");
         let stored = json!({"executionUnit": stored_unit(d)});
-        assert_eq!(AppPackage::parse(&stored).unwrap().unit, ExecutionUnit::Stored(d));
+        assert_eq!(
+            AppPackage::parse(&stored).unwrap().unit,
+            ExecutionUnit::Stored(d)
+        );
         let bare = json!({"executionUnit": d.to_string()});
-        assert_eq!(AppPackage::parse(&bare).unwrap().unit, ExecutionUnit::Stored(d));
+        assert_eq!(
+            AppPackage::parse(&bare).unwrap().unit,
+            ExecutionUnit::Stored(d)
+        );
     }
 
     #[test]
     fn refuses_what_it_cannot_run_and_says_why() {
         let docker = json!({"executionUnit": {"type": "docker", "image": "busybox"}});
-        assert!(matches!(AppPackage::parse(&docker), Err(PackageError::Unsupported(m)) if m.contains("docker")));
+        assert!(
+            matches!(AppPackage::parse(&docker), Err(PackageError::Unsupported(m)) if m.contains("docker"))
+        );
         let other = json!({"executionUnit": {"type": "jar", "href": "https://x/a.jar"}});
-        assert!(matches!(AppPackage::parse(&other), Err(PackageError::Unsupported(m)) if m.contains("'jar'")));
+        assert!(
+            matches!(AppPackage::parse(&other), Err(PackageError::Unsupported(m)) if m.contains("'jar'"))
+        );
         let cwl = json!({"executionUnit": {"href": "https://x/a.cwl", "type": "application/cwl"}});
-        assert!(matches!(AppPackage::parse(&cwl), Err(PackageError::Unsupported(m)) if m.contains("application/cwl")));
-        for bad in [json!([]), json!({}), json!({"executionUnit": {"value": "%%%"}}), json!({"executionUnit": "sha256:12"})] {
-            assert!(matches!(AppPackage::parse(&bad), Err(PackageError::Invalid(_))), "{bad}");
+        assert!(
+            matches!(AppPackage::parse(&cwl), Err(PackageError::Unsupported(m)) if m.contains("application/cwl"))
+        );
+        for bad in [
+            json!([]),
+            json!({}),
+            json!({"executionUnit": {"value": "%%%"}}),
+            json!({"executionUnit": "sha256:12"}),
+        ] {
+            assert!(
+                matches!(AppPackage::parse(&bad), Err(PackageError::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -296,7 +354,10 @@ mod tests {
     fn a_description_may_leave_members_null() {
         let described = crate::ogc::description::tests::every_kind();
         let given = json!({"title": null, "inputs": null, "outputs": null, "keywords": null});
-        assert_eq!(apply_description(&described, Some(&given)).unwrap(), described);
+        assert_eq!(
+            apply_description(&described, Some(&given)).unwrap(),
+            described
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use super::{Entry, Registry};
 use crate::error::{Error, Result};
 use crate::model::{Deployment, Digest, Principal, Role, Visibility};
-use crate::tenancy::require;
 use crate::ogc::package::{self, AppPackage, ExecutionUnit, PackageError};
+use crate::tenancy::require;
 use serde_json::{json, Value};
 
 /// What a client deploys.
@@ -53,7 +53,9 @@ impl Registry {
     /// component's own.
     pub async fn deploy(&self, what: Deployable, who: &Principal) -> Result<Entry> {
         require(who, Role::Developer, "deploying a process")?;
-        let prepared = self.prepare(what, None, &who.tenant, Visibility::Private).await?;
+        let prepared = self
+            .prepare(what, None, &who.tenant, Visibility::Private)
+            .await?;
         let id = prepared.entry.description.id.clone();
         let _changing = self.changes.lock().await;
         if self.get(&id).is_ok() {
@@ -77,7 +79,9 @@ impl Registry {
     /// the new one.
     pub async fn replace(&self, id: &str, what: Deployable, who: &Principal) -> Result<Entry> {
         let old = self.owned(id, who)?;
-        let prepared = self.prepare(what, Some(id), &old.owner, old.visibility.clone()).await?;
+        let prepared = self
+            .prepare(what, Some(id), &old.owner, old.visibility.clone())
+            .await?;
         let _changing = self.changes.lock().await;
         let old = self.owned(id, who)?;
         let digest = self.modules.put(&prepared.bytes)?;
@@ -108,7 +112,12 @@ impl Registry {
     }
 
     /// Sets who may see process `id`; `who` must own it.
-    pub async fn set_visibility(&self, id: &str, visibility: Visibility, who: &Principal) -> Result<()> {
+    pub async fn set_visibility(
+        &self,
+        id: &str,
+        visibility: Visibility,
+        who: &Principal,
+    ) -> Result<()> {
         let _changing = self.changes.lock().await;
         let mut entry = self.owned(id, who)?;
         if !self.store.set_visibility(id, &visibility).await? {
@@ -190,7 +199,8 @@ impl Registry {
         }
         let process = self.runtime.load_untrusted(bytes.clone()).await?;
         let digest = process.digest();
-        let mut described = package::apply_description(process.description(), description.as_ref())?;
+        let mut described =
+            package::apply_description(process.description(), description.as_ref())?;
         if let Some(id) = given_id {
             described.id = id;
         }
@@ -237,10 +247,17 @@ impl Registry {
             .get(&d.digest)?
             .ok_or_else(|| Error::Internal(format!("module {} is missing", d.digest)))?;
         let process = self.runtime.load_untrusted(bytes).await?;
-        let given = AppPackage::parse(&d.package).ok().and_then(|p| p.description);
+        let given = AppPackage::parse(&d.package)
+            .ok()
+            .and_then(|p| p.description);
         let mut described = package::apply_description(process.description(), given.as_ref())?;
         described.id = d.id.clone();
-        Ok(Entry::deployed(process, described, &d.owner, d.visibility.clone()))
+        Ok(Entry::deployed(
+            process,
+            described,
+            &d.owner,
+            d.visibility.clone(),
+        ))
     }
 
     /// Forgets module `digest` (bytes, compiled artifact, loaded code) once
@@ -258,8 +275,13 @@ impl Registry {
             }
         }
         self.runtime.unload(&digest);
-        let artifact = self.runtime.artifact_path(&digest);
-        for removed in [self.modules.remove(&digest), remove_file(&artifact)] {
+        let [optimized, quick] = self.runtime.artifact_paths(&digest);
+        let removed = [
+            self.modules.remove(&digest),
+            remove_file(&optimized),
+            remove_file(&quick),
+        ];
+        for removed in removed {
             if let Err(e) = removed {
                 tracing::warn!(%digest, error = %e, "collecting an unused module failed");
             }

@@ -9,7 +9,7 @@
 
 mod deploy;
 
-pub use deploy::{Deployable, DeployLimits};
+pub use deploy::{DeployLimits, Deployable};
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -132,7 +132,9 @@ impl Registry {
         for d in self.store.deployments().await? {
             match self.restore(&d).await {
                 Ok(entry) => self.insert(entry),
-                Err(e) => tracing::error!(id = %d.id, digest = %d.digest, error = %e, "a deployed process could not be loaded"),
+                Err(e) => {
+                    tracing::error!(id = %d.id, digest = %d.digest, error = %e, "a deployed process could not be loaded")
+                }
             }
         }
         Ok(())

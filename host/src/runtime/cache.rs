@@ -5,6 +5,7 @@
 //! directory. An artifact that fails the check (corrupt, truncated, planted)
 //! is never deserialized: the module is compiled again and the file replaced.
 
+use super::engine::Tier;
 use super::LoadError;
 use crate::model::Digest;
 use hmac::{Hmac, Mac};
@@ -52,16 +53,23 @@ pub(crate) struct ArtifactCache {
     dir: PathBuf,
     key: [u8; 32],
     fingerprint: String,
+    /// Set apart for quick-tier artifacts, so that an operator (or a
+    /// benchmark) can tell from the folder which code is still Winch's.
+    suffix: &'static str,
 }
 
 impl ArtifactCache {
-    pub(crate) fn open(dir: &Path, fingerprint: String) -> std::io::Result<Self> {
+    pub(crate) fn open(dir: &Path, fingerprint: String, tier: Tier) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let key = load_or_create_key(&dir.join(KEY_FILE))?;
         Ok(ArtifactCache {
             dir: dir.to_path_buf(),
             key,
             fingerprint,
+            suffix: match tier {
+                Tier::Optimized => "cwasm",
+                Tier::Quick => "winch.cwasm",
+            },
         })
     }
 
@@ -72,8 +80,12 @@ impl ArtifactCache {
 
     /// Where the artifact of `digest` lives.
     pub(crate) fn path(&self, digest: &Digest) -> PathBuf {
-        self.dir
-            .join(format!("{}-{}.cwasm", digest.hex(), self.fingerprint))
+        self.dir.join(format!(
+            "{}-{}.{}",
+            digest.hex(),
+            self.fingerprint,
+            self.suffix
+        ))
     }
 
     fn mac(&self, digest: &Digest, artifact: &[u8]) -> Hmac<Sha256> {

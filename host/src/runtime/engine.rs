@@ -1,11 +1,28 @@
 //! The one wasmtime engine, and the thread that drives its epochs.
 
 use super::RuntimeConfig;
+use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy};
+
+/// Which compiler made a component's code.
+///
+/// Uploads are compiled twice: first by Winch, a baseline compiler that is
+/// about an order of magnitude faster than Cranelift but emits slower code,
+/// so that a deploy answers quickly; then by Cranelift in the background,
+/// whose code replaces Winch's for every job that starts after it lands.
+/// Trusted (built-in) components go straight to Cranelift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Winch: fast to compile, slower to run. Only ever a stopgap.
+    Quick,
+    /// Cranelift, optimizing: what jobs normally run on.
+    Optimized,
+}
 
 /// Memories per component: the guest's own plus the WASI adapter's.
 const MEMORIES_PER_COMPONENT: u32 = 4;
@@ -18,8 +35,11 @@ const KEEP_RESIDENT_MEMORY: usize = 4 << 20;
 /// Bytes of each table slot kept resident between jobs.
 const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 
-/// Builds the engine every job shares.
-pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+/// Builds the engine whose code is of `tier`. The two tiers' engines differ
+/// only in their compiler (and the quick one allocates instances on demand:
+/// it runs a component only until its optimized code lands), so a component
+/// behaves the same under both, fuel counts included.
+pub(crate) fn build(config: &RuntimeConfig, tier: Tier) -> wasmtime::Result<Engine> {
     let slots = config.max_concurrent_jobs;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
@@ -44,7 +64,7 @@ pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut c = Config::new();
-    let strategy = if config.pooling_allocator {
+    let strategy = if config.pooling_allocator && tier == Tier::Optimized {
         InstanceAllocationStrategy::Pooling(pool)
     } else {
         InstanceAllocationStrategy::OnDemand
@@ -52,6 +72,10 @@ pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
     if config.perf_map {
         c.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
+    c.strategy(match tier {
+        Tier::Quick => Strategy::Winch,
+        Tier::Optimized => Strategy::Cranelift,
+    });
     c.allocation_strategy(strategy)
         .wasm_component_model(true)
         .consume_fuel(config.fuel_metering)
@@ -79,18 +103,22 @@ pub(crate) struct EpochTicker {
 }
 
 impl EpochTicker {
-    pub(crate) fn start(engine: &Engine, tick: std::time::Duration) -> std::io::Result<Self> {
+    pub(crate) fn start(engines: &[&Engine], tick: std::time::Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
-        let weak = engine.weak();
+        let weak: Vec<_> = engines.iter().map(|e| e.weak()).collect();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("wades-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
+                    let mut alive = false;
+                    for engine in weak.iter().filter_map(|w| w.upgrade()) {
+                        engine.increment_epoch();
+                        alive = true;
+                    }
+                    if !alive {
+                        break;
                     }
                 }
             })?;

@@ -15,7 +15,8 @@
 //! [`EXIT_HOST`].
 
 use super::cache::ArtifactCache;
-use super::{engine, LoadError, RuntimeConfig};
+use super::engine::{self, Tier};
+use super::{LoadError, RuntimeConfig};
 use crate::model::Digest;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -78,6 +79,11 @@ struct Spec {
     fingerprint: String,
     /// Hex sha256 of the bytes, to notice a truncated stdin.
     digest: String,
+    /// Which compiler to use.
+    tier: Tier,
+    /// The child's nice value: background recompiles yield the CPU to
+    /// jobs and to uploads someone is waiting for.
+    nice: i32,
     fuel_metering: bool,
     memory_bytes: u64,
     /// CPU seconds after which the kernel stops the child, should the parent
@@ -86,10 +92,17 @@ struct Spec {
     cpu_seconds: u64,
 }
 
-/// Compiles `bytes` (whose sha256 is `digest`) in a child under the
-/// budget of `config`, leaving a signed artifact in the cache on success.
+/// Nice value of background (optimizing) recompiles.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Compiles `bytes` (whose sha256 is `digest`) with the compiler of `tier`
+/// in a child under the budget of `config`, leaving a signed artifact in
+/// the cache on success. A `background` compile, which no client awaits,
+/// runs at a lower CPU priority.
 pub(crate) async fn compile(
     config: &RuntimeConfig,
+    tier: Tier,
+    background: bool,
     fingerprint: &str,
     digest: &Digest,
     bytes: Vec<u8>,
@@ -102,6 +115,8 @@ pub(crate) async fn compile(
         cache_dir: config.cache_dir.clone(),
         fingerprint: fingerprint.to_string(),
         digest: digest.hex(),
+        tier,
+        nice: if background { BACKGROUND_NICE } else { 0 },
         fuel_metering: config.fuel_metering,
         memory_bytes: budget.memory_bytes,
         cpu_seconds: (budget.time.as_secs() + 1) * (threads as u64 + 1),
@@ -267,8 +282,8 @@ fn child(spec: &str) -> Result<(), (i32, String)> {
     let mut config = RuntimeConfig::new(&spec.cache_dir);
     config.fuel_metering = spec.fuel_metering;
     config.pooling_allocator = false;
-    let engine = engine::build(&config).map_err(|e| host("building the engine", &e))?;
-    let cache = ArtifactCache::open(&spec.cache_dir, engine::fingerprint(&engine))
+    let engine = engine::build(&config, spec.tier).map_err(|e| host("building the engine", &e))?;
+    let cache = ArtifactCache::open(&spec.cache_dir, engine::fingerprint(&engine), spec.tier)
         .map_err(|e| host("opening the artifact cache", &e))?;
     if cache.fingerprint() != spec.fingerprint {
         return Err(host(
@@ -309,6 +324,11 @@ fn limit_self(spec: &Spec) -> std::io::Result<()> {
         }
     };
     set(libc::RLIMIT_CORE, 0, 0)?;
+    // Before any compiler thread exists: Linux threads inherit it.
+    // SAFETY: plain syscall on this thread; no pointers.
+    if spec.nice != 0 && unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, spec.nice) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     // SIGXCPU at the soft limit, which the parent reads as the time budget.
     set(libc::RLIMIT_CPU, spec.cpu_seconds, spec.cpu_seconds + 1)?;
     set(libc::RLIMIT_AS, spec.memory_bytes, spec.memory_bytes)

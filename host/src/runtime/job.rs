@@ -139,6 +139,7 @@ fn bounds(operator: Limits, process: Limits, request: Limits) -> Bounds {
 
 fn new_store(
     rt: &Runtime,
+    engine: &wasmtime::Engine,
     b: Bounds,
     dirs: Option<&JobDirs>,
     events: Arc<dyn JobEvents>,
@@ -161,7 +162,7 @@ fn new_store(
             .map_err(host)?;
     }
     let state = JobState::new(wasi.build(), b.memory, events, stdout, stderr);
-    let mut store = Store::new(&rt.inner.engine, state);
+    let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     if cfg.fuel_metering {
         store
@@ -246,8 +247,10 @@ pub(super) async fn execute(
         process.description.limits,
         job.limits,
     );
+    let pre = process.pre();
     let (mut store, deadline) = new_store(
         rt,
+        pre.engine(),
         b,
         job.dirs.as_ref(),
         job.events.clone(),
@@ -258,7 +261,7 @@ pub(super) async fn execute(
     let started = Instant::now();
     let result = guarded(
         async {
-            let instance = process.pre.instantiate_async(&mut store).await?;
+            let instance = pre.instantiate_async(&mut store).await?;
             instance.call_execute(&mut store, &inputs).await
         },
         &job.cancel,
@@ -363,8 +366,15 @@ pub(super) async fn describe(
         Limits::default(),
     );
     let cancel = CancellationToken::new();
-    let (mut store, deadline) = new_store(rt, b, None, Arc::new(NoEvents), cancel.clone())
-        .map_err(|e| LoadError::Host(e.to_string()))?;
+    let (mut store, deadline) = new_store(
+        rt,
+        pre.engine(),
+        b,
+        None,
+        Arc::new(NoEvents),
+        cancel.clone(),
+    )
+    .map_err(|e| LoadError::Host(e.to_string()))?;
     let result = guarded(
         async {
             let instance = pre.instantiate_async(&mut store).await?;

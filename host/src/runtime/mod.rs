@@ -36,6 +36,7 @@ mod world;
 
 pub use cache::CacheOutcome;
 pub use config::RuntimeConfig;
+pub use engine::Tier;
 pub use error::{LoadError, RunError};
 pub use events::{JobEvents, LogLevel, NoEvents};
 pub use isolated::{compile_child_main, CompileBudget};
@@ -56,22 +57,67 @@ pub struct Runtime {
 }
 
 struct Inner {
-    engine: Engine,
-    linker: Linker<state::JobState>,
-    cache: cache::ArtifactCache,
+    optimized: Compiler,
+    quick: Compiler,
     config: RuntimeConfig,
     loaded: Mutex<HashMap<Digest, Arc<Process>>>,
     slots: tokio::sync::Semaphore,
+    /// Compiles someone is waiting for (quick tier).
     compiles: tokio::sync::Semaphore,
+    /// Background recompiles (optimized tier), one at a time.
+    upgrades: tokio::sync::Semaphore,
     _ticker: engine::EpochTicker,
+}
+
+/// One engine, the linker for it, and the cache of the code it compiles.
+struct Compiler {
+    engine: Engine,
+    linker: Linker<state::JobState>,
+    cache: cache::ArtifactCache,
+}
+
+impl Compiler {
+    fn new(config: &RuntimeConfig, tier: Tier) -> Result<Self, LoadError> {
+        let host = |e: &dyn std::fmt::Display| LoadError::Host(e.to_string());
+        let engine = engine::build(config, tier).map_err(|e| host(&e))?;
+        let linker = state::linker(&engine).map_err(|e| host(&e))?;
+        let fingerprint = engine::fingerprint(&engine);
+        let cache = cache::ArtifactCache::open(&config.cache_dir, fingerprint, tier)
+            .map_err(|e| host(&e))?;
+        Ok(Compiler {
+            engine,
+            linker,
+            cache,
+        })
+    }
+
+    /// Checks `component` against the world and links it.
+    fn prepare(&self, component: &Component) -> Result<ProcessPre<state::JobState>, LoadError> {
+        world::check(&self.engine, component).map_err(LoadError::WrongWorld)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        ProcessPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))
+    }
 }
 
 /// A loaded, ready-to-run process component.
 pub struct Process {
     digest: Digest,
     description: ProcessDescription,
-    pre: ProcessPre<state::JobState>,
+    code: tokio::sync::watch::Sender<Code>,
     cache_outcome: CacheOutcome,
+}
+
+/// The code jobs of a process start on; replaced once when an upload's
+/// optimized code lands.
+#[derive(Clone)]
+struct Code {
+    tier: Tier,
+    pre: Arc<ProcessPre<state::JobState>>,
+    /// Why the optimized code will not come, if it will not.
+    upgrade_failed: Option<String>,
 }
 
 impl Process {
@@ -89,31 +135,52 @@ impl Process {
     pub fn cache_outcome(&self) -> &CacheOutcome {
         &self.cache_outcome
     }
+
+    /// Which compiler made the code new jobs run on now.
+    pub fn tier(&self) -> Tier {
+        self.code.borrow().tier
+    }
+
+    /// Waits until new jobs run on optimized code, or returns why they
+    /// never will (the optimizing compile failed; jobs keep Winch's code).
+    pub async fn optimized(&self) -> Result<(), String> {
+        let mut rx = self.code.subscribe();
+        let code = rx
+            .wait_for(|c| c.tier == Tier::Optimized || c.upgrade_failed.is_some())
+            .await
+            .map_err(|e| e.to_string())?;
+        match &code.upgrade_failed {
+            Some(why) if code.tier != Tier::Optimized => Err(why.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    fn pre(&self) -> Arc<ProcessPre<state::JobState>> {
+        self.code.borrow().pre.clone()
+    }
 }
 
 impl Runtime {
-    /// Builds the engine and starts its epoch thread.
+    /// Builds the engines and starts their epoch thread.
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
-        let host = |e: &dyn std::fmt::Display| LoadError::Host(e.to_string());
         let limits = config.job_limits;
         if limits.fuel.is_none() || limits.memory_bytes.is_none() || limits.timeout.is_none() {
             return Err(LoadError::Host(
                 "every job limit (fuel, memory, timeout) needs an operator default".into(),
             ));
         }
-        let engine = engine::build(&config).map_err(|e| host(&e))?;
-        let linker = state::linker(&engine).map_err(|e| host(&e))?;
-        let cache = cache::ArtifactCache::open(&config.cache_dir, engine::fingerprint(&engine))
-            .map_err(|e| host(&e))?;
+        let optimized = Compiler::new(&config, Tier::Optimized)?;
+        let quick = Compiler::new(&config, Tier::Quick)?;
         let ticker =
-            engine::EpochTicker::start(&engine, config.epoch_tick).map_err(|e| host(&e))?;
+            engine::EpochTicker::start(&[&optimized.engine, &quick.engine], config.epoch_tick)
+                .map_err(|e| LoadError::Host(e.to_string()))?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 slots: tokio::sync::Semaphore::new(config.max_concurrent_jobs as usize),
                 compiles: tokio::sync::Semaphore::new(isolated::MAX_CONCURRENT_COMPILES),
-                engine,
-                linker,
-                cache,
+                upgrades: tokio::sync::Semaphore::new(1),
+                optimized,
+                quick,
                 config,
                 loaded: Mutex::new(HashMap::new()),
                 _ticker: ticker,
@@ -126,9 +193,21 @@ impl Runtime {
         &self.inner.config
     }
 
-    /// Where the compiled artifact of `digest` is cached.
+    /// Where the optimized compiled artifact of `digest` is cached.
     pub fn artifact_path(&self, digest: &Digest) -> std::path::PathBuf {
-        self.inner.cache.path(digest)
+        self.inner.optimized.cache.path(digest)
+    }
+
+    /// Every file the cache may hold for `digest`, whichever tier.
+    pub fn artifact_paths(&self, digest: &Digest) -> [std::path::PathBuf; 2] {
+        [
+            self.inner.optimized.cache.path(digest),
+            self.inner.quick.cache.path(digest),
+        ]
+    }
+
+    fn compiler(&self, tier: Tier) -> &Compiler {
+        self.inner.compiler(tier)
     }
 
     /// Loads a component: compiled once per content hash, checked against
@@ -143,12 +222,12 @@ impl Runtime {
         let (pre, outcome) = self
             .blocking(move |inner| {
                 reject_non_components(&bytes)?;
-                let compiled = inner.cache.load_or_compile(&inner.engine, &digest, &bytes);
-                let (component, outcome) = compiled?;
-                Ok((inner.prepare(&component)?, outcome))
+                let c = &inner.optimized;
+                let (component, outcome) = c.cache.load_or_compile(&c.engine, &digest, &bytes)?;
+                Ok((c.prepare(&component)?, outcome))
             })
             .await?;
-        self.finish(digest, pre, outcome).await
+        self.finish(digest, pre, Tier::Optimized, outcome).await
     }
 
     /// Loads an uploaded component like [`Self::load`], except that this
@@ -156,54 +235,141 @@ impl Runtime {
     /// artifact already, a child process compiles it under
     /// [`RuntimeConfig::compile_budget`] and this one loads the artifact.
     /// A successful load reports [`CacheOutcome::Hit`].
+    ///
+    /// Without optimized code cached, the child compiles with Winch, which
+    /// is quick, and the process is returned on that code; a second child
+    /// then compiles it with Cranelift in the background, and jobs that
+    /// start after that run on the faster code ([`Process::optimized`]).
     pub async fn load_untrusted(&self, bytes: Vec<u8>) -> Result<Arc<Process>, LoadError> {
         reject_non_components(&bytes)?;
         let digest = Digest::of(&bytes);
         if let Some(p) = self.loaded(&digest) {
             return Ok(p);
         }
-        let component = match self.cached(digest).await? {
-            Ok(component) => component,
-            Err(_) => self.compile_in_child(digest, bytes).await?,
+        let (tier, component) = match self.cached(Tier::Optimized, digest).await? {
+            Ok(component) => (Tier::Optimized, component),
+            Err(_) => {
+                match self.cached(Tier::Quick, digest).await? {
+                    Ok(component) => (Tier::Quick, component),
+                    Err(_) => match self
+                        .compile_in_child(Tier::Quick, digest, &bytes, false)
+                        .await
+                    {
+                        Ok(component) => (Tier::Quick, component),
+                        // Winch lacks some proposals Cranelift has (parts
+                        // of SIMD, tail calls, exceptions); invalid bytes
+                        // fail Cranelift's validation just as fast.
+                        Err(LoadError::Invalid(why)) => {
+                            tracing::info!(%digest, %why, "Winch refused an upload; compiling it with Cranelift");
+                            let optimized =
+                                self.compile_in_child(Tier::Optimized, digest, &bytes, false);
+                            (Tier::Optimized, optimized.await?)
+                        }
+                        Err(e) => return Err(e),
+                    },
+                }
+            }
         };
         let pre = self
-            .blocking(move |inner| inner.prepare(&component))
+            .blocking(move |inner| inner.compiler(tier).prepare(&component))
             .await?;
-        self.finish(digest, pre, CacheOutcome::Hit).await
+        let process = self.finish(digest, pre, tier, CacheOutcome::Hit).await?;
+        if process.tier() == Tier::Quick {
+            self.upgrade(process.clone(), bytes);
+        }
+        Ok(process)
     }
 
-    /// Has a child compile `bytes` and loads what it left in the cache.
+    /// Has the optimizing compiler redo `process` in the background, then
+    /// moves new jobs to its code. Jobs already running keep Winch's.
+    fn upgrade(&self, process: Arc<Process>, bytes: Vec<u8>) {
+        let rt = self.clone();
+        tokio::spawn(async move {
+            let digest = process.digest;
+            let optimized = async {
+                let component = rt
+                    .compile_in_child(Tier::Optimized, digest, &bytes, true)
+                    .await?;
+                rt.blocking(move |inner| inner.optimized.prepare(&component))
+                    .await
+            };
+            let pre = match optimized.await {
+                Ok(pre) => pre,
+                Err(e) => {
+                    tracing::warn!(%digest, error = %e, "optimizing an upload failed; its jobs keep the quick code");
+                    process
+                        .code
+                        .send_modify(|c| c.upgrade_failed = Some(e.to_string()));
+                    return;
+                }
+            };
+            process.code.send_modify(|c| {
+                c.tier = Tier::Optimized;
+                c.pre = Arc::new(pre);
+            });
+            let quick = rt.inner.quick.cache.path(&digest);
+            if let Err(e) = std::fs::remove_file(&quick) {
+                tracing::debug!(%digest, error = %e, "removing the quick artifact");
+            }
+            tracing::info!(%digest, "upload optimized");
+        });
+    }
+
+    /// Has a child compile `bytes` with the compiler of `tier` and loads
+    /// what it left in the cache. A `background` compile is one nobody
+    /// waits for: it queues apart and runs at a lower CPU priority.
     async fn compile_in_child(
         &self,
+        tier: Tier,
         digest: Digest,
-        bytes: Vec<u8>,
+        bytes: &[u8],
+        background: bool,
     ) -> Result<Component, LoadError> {
-        let _permit = self
-            .inner
-            .compiles
+        let slots = match background {
+            false => &self.inner.compiles,
+            true => &self.inner.upgrades,
+        };
+        let _permit = slots
             .acquire()
             .await
             .map_err(|e| LoadError::Host(e.to_string()))?;
         // Another upload of the same bytes may have compiled them while we waited.
-        let miss = match self.cached(digest).await? {
+        let miss = match self.cached(tier, digest).await? {
             Ok(component) => return Ok(component),
             Err(miss) => miss,
         };
         if let Miss::Rejected(reason) = &miss {
             tracing::warn!(%digest, %reason, "compiling the upload again");
         }
-        let fingerprint = self.inner.cache.fingerprint();
-        isolated::compile(&self.inner.config, fingerprint, &digest, bytes).await?;
+        let fingerprint = self.compiler(tier).cache.fingerprint();
+        let bytes = bytes.to_vec();
+        isolated::compile(
+            &self.inner.config,
+            tier,
+            background,
+            fingerprint,
+            &digest,
+            bytes,
+        )
+        .await?;
         // Never a fallback to compiling here: the child's word is not proof.
-        self.cached(digest).await?.map_err(|miss| {
+        self.cached(tier, digest).await?.map_err(|miss| {
             LoadError::Host(format!("the compiler left no usable artifact: {miss}"))
         })
     }
 
-    /// The verified artifact of `digest`, deserialized, or why there is none.
-    async fn cached(&self, digest: Digest) -> Result<Result<Component, Miss>, LoadError> {
-        self.blocking(move |inner| Ok(inner.cache.load_verified(&inner.engine, &digest)))
-            .await
+    /// The verified artifact of `digest` for `tier`, deserialized, or why
+    /// there is none.
+    async fn cached(
+        &self,
+        tier: Tier,
+        digest: Digest,
+    ) -> Result<Result<Component, Miss>, LoadError> {
+        self.blocking(move |inner| {
+            let c = inner.compiler(tier);
+            Ok(c.cache.load_verified(&c.engine, &digest))
+        })
+        .await
     }
 
     /// Runs `f` on a blocking thread: compiling and deserializing take
@@ -224,13 +390,19 @@ impl Runtime {
         &self,
         digest: Digest,
         pre: ProcessPre<state::JobState>,
+        tier: Tier,
         cache_outcome: CacheOutcome,
     ) -> Result<Arc<Process>, LoadError> {
         let description = job::describe(self, &pre).await?;
+        let (code, _) = tokio::sync::watch::channel(Code {
+            tier,
+            pre: Arc::new(pre),
+            upgrade_failed: None,
+        });
         let process = Arc::new(Process {
             digest,
             description,
-            pre,
+            code,
             cache_outcome,
         });
         let mut loaded = self.inner.loaded.lock().expect("loaded map");
@@ -260,14 +432,11 @@ impl Runtime {
 }
 
 impl Inner {
-    /// Checks `component` against the world and links it.
-    fn prepare(&self, component: &Component) -> Result<ProcessPre<state::JobState>, LoadError> {
-        world::check(&self.engine, component).map_err(LoadError::WrongWorld)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        ProcessPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))
+    fn compiler(&self, tier: Tier) -> &Compiler {
+        match tier {
+            Tier::Optimized => &self.optimized,
+            Tier::Quick => &self.quick,
+        }
     }
 }
 

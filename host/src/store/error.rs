@@ -69,7 +69,8 @@ impl StoreError {
         if let rusqlite::Error::SqliteFailure(f, _) = &e {
             if matches!(
                 f.extended_code,
-                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             ) {
                 return StoreError::Duplicate(what);
             }

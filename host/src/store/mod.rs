@@ -9,9 +9,9 @@
 mod error;
 mod list;
 mod processes;
-mod tenants;
 mod queries;
 mod rows;
+mod tenants;
 mod writer;
 
 pub use error::StoreError;
@@ -66,8 +66,11 @@ impl JobStore {
         let mut conn = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations").run(&mut conn).await?;
         conn.close().await?;
+        // Opened up front, so the first requests after a start do not pay
+        // for opening them.
         let reader = SqlitePoolOptions::new()
             .max_connections(MAX_READERS)
+            .min_connections(MAX_READERS)
             .connect_with(options.read_only(true))
             .await?;
         Ok(JobStore {

@@ -4,7 +4,8 @@ use super::rows::{from_micros as time, now_micros};
 use super::{JobStore, StoreError};
 use crate::model::{Deployment, Digest, Visibility};
 
-const INSERT: &str = "INSERT INTO processes (id, digest, package, created, updated, owner, visibility) \
+const INSERT: &str =
+    "INSERT INTO processes (id, digest, package, created, updated, owner, visibility) \
      VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)";
 const REPLACE: &str = "UPDATE processes SET digest = ?2, package = ?3, updated = ?4 WHERE id = ?1 \
      RETURNING created, owner, visibility";
@@ -82,10 +83,19 @@ impl JobStore {
     }
 
     /// Sets who may see deployed process `id`; `false` if there is none.
-    pub async fn set_visibility(&self, id: &str, visibility: &Visibility) -> Result<bool, StoreError> {
+    pub async fn set_visibility(
+        &self,
+        id: &str,
+        visibility: &Visibility,
+    ) -> Result<bool, StoreError> {
         let (owned, text) = (id.to_string(), serde_json::to_string(visibility)?);
         self.writer
-            .write(move |conn| Ok(conn.prepare_cached(SET_VISIBILITY)?.execute((owned, text))? > 0))
+            .write(move |conn| {
+                Ok(conn
+                    .prepare_cached(SET_VISIBILITY)?
+                    .execute((owned, text))?
+                    > 0)
+            })
             .await
     }
 

@@ -9,7 +9,8 @@ const TENANTS: &str = "SELECT id, role FROM tenants ORDER BY id";
 const INSERT_KEY: &str =
     "INSERT INTO api_keys (id, tenant_id, hash, created) VALUES (?1, ?2, ?3, ?4)";
 const REVOKE_KEY: &str = "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL";
-const KEYS: &str = "SELECT id, tenant_id, revoked IS NOT NULL FROM api_keys ORDER BY tenant_id, created";
+const KEYS: &str =
+    "SELECT id, tenant_id, revoked IS NOT NULL FROM api_keys ORDER BY tenant_id, created";
 const PRINCIPAL: &str = "SELECT t.id, t.role FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
      WHERE k.hash = ? AND k.revoked IS NULL";
 
@@ -47,7 +48,12 @@ impl JobStore {
     pub async fn tenants(&self) -> Result<Vec<Principal>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(TENANTS).fetch_all(&self.reader).await?;
         rows.into_iter()
-            .map(|(tenant, r)| Ok(Principal { tenant, role: role(&r)? }))
+            .map(|(tenant, r)| {
+                Ok(Principal {
+                    tenant,
+                    role: role(&r)?,
+                })
+            })
             .collect()
     }
 
@@ -77,16 +83,26 @@ impl JobStore {
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.writer
-            .write(move |conn| Ok(conn.prepare_cached(REVOKE_KEY)?.execute((id, now_micros()))? > 0))
+            .write(move |conn| {
+                Ok(conn
+                    .prepare_cached(REVOKE_KEY)?
+                    .execute((id, now_micros()))?
+                    > 0)
+            })
             .await
     }
 
     /// Every key, by tenant.
     pub async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        let rows: Vec<(String, String, bool)> = sqlx::query_as(KEYS).fetch_all(&self.reader).await?;
+        let rows: Vec<(String, String, bool)> =
+            sqlx::query_as(KEYS).fetch_all(&self.reader).await?;
         Ok(rows
             .into_iter()
-            .map(|(id, tenant, revoked)| KeyInfo { id, tenant, revoked })
+            .map(|(id, tenant, revoked)| KeyInfo {
+                id,
+                tenant,
+                revoked,
+            })
             .collect())
     }
 
@@ -96,7 +112,12 @@ impl JobStore {
             .bind(hash)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|(tenant, r)| Ok(Principal { tenant, role: role(&r)? }))
-            .transpose()
+        row.map(|(tenant, r)| {
+            Ok(Principal {
+                tenant,
+                role: role(&r)?,
+            })
+        })
+        .transpose()
     }
 }

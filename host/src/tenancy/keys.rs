@@ -29,9 +29,14 @@ pub fn generate() -> std::io::Result<NewKey> {
 
 /// Makes a key for `tenant` and stores its hash; the secret in the result
 /// is the only copy.
-pub async fn issue(store: &crate::store::JobStore, tenant: &str) -> Result<NewKey, crate::store::StoreError> {
+pub async fn issue(
+    store: &crate::store::JobStore,
+    tenant: &str,
+) -> Result<NewKey, crate::store::StoreError> {
     let key = generate()?;
-    store.create_key(&key.id, tenant, &hash(&key.secret)).await?;
+    store
+        .create_key(&key.id, tenant, &hash(&key.secret))
+        .await?;
     Ok(key)
 }
 

@@ -26,12 +26,22 @@ const KEY_CACHE_ENTRIES: usize = 10_000;
 pub trait TokenVerifier: Send + Sync {
     /// The identity `token` proves, or why it proves none (safe to show
     /// the client).
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, std::result::Result<Principal, String>>;
+    fn verify<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<Principal, String>>;
 }
 
 impl TokenVerifier for crate::auth::Oidc {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, std::result::Result<Principal, String>> {
-        Box::pin(async move { crate::auth::Oidc::verify(self, token).await.map_err(|e| e.to_string()) })
+    fn verify<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<Principal, String>> {
+        Box::pin(async move {
+            crate::auth::Oidc::verify(self, token)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -66,7 +76,10 @@ impl Authenticator {
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal> {
         let Some(header) = header else {
             return self.anonymous.map(Principal::anonymous).ok_or_else(|| {
-                Error::Unauthorized("this server needs credentials: send Authorization: Bearer <API key or token>".into())
+                Error::Unauthorized(
+                    "this server needs credentials: send Authorization: Bearer <API key or token>"
+                        .into(),
+                )
             });
         };
         let token = header
@@ -74,14 +87,19 @@ impl Authenticator {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::Unauthorized("the Authorization header must be 'Bearer <API key or token>'".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthorized(
+                    "the Authorization header must be 'Bearer <API key or token>'".into(),
+                )
+            })?;
         if token.starts_with(keys::PREFIX) {
             return self.key(token).await;
         }
         match &self.tokens {
             Some(tokens) => tokens.verify(token).await.map_err(Error::Unauthorized),
             None => Err(Error::Unauthorized(
-                "the bearer token is not an API key, and this server accepts no other tokens".into(),
+                "the bearer token is not an API key, and this server accepts no other tokens"
+                    .into(),
             )),
         }
     }
