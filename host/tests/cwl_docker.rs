@@ -287,6 +287,27 @@ outputs:
     // One core: a quota of one period (100 ms).
     assert!(values[2].starts_with("100000"), "{seen}");
 
+    // And the pids limit bites: 60 sleepers cannot all start.
+    let fork = tool(
+        "",
+        r#"baseCommand: [sh, -c, 'for i in `seq 60`; do sleep 5 & done; echo all-started']
+inputs: []
+stdout: fork.out
+stderr: fork.err
+successCodes: [0, 2]
+outputs:
+  out: stdout
+  err: stderr
+"#,
+    );
+    let out = s.run(&fork, json!({})).await.unwrap();
+    assert!(!text(&out["out"]).contains("all-started"));
+    assert!(
+        text(&out["err"]).contains("can't fork"),
+        "{}",
+        text(&out["err"])
+    );
+
     s.assert_no_containers_within(Duration::from_secs(5)).await;
 }
 
@@ -455,4 +476,29 @@ fn the_cli_runs_container_steps_with_docker() {
     let path = PathBuf::from(result["o"]["path"].as_str().unwrap());
     assert_eq!(std::fs::read_to_string(path).unwrap(), "from a container\n");
     assert_eq!(run(&[]).status.code(), Some(33));
+}
+
+#[tokio::test]
+async fn an_unreachable_engine_is_reported_up_front() {
+    let err = DockerBackend::connect(DockerConfig {
+        socket: Some("/nonexistent/docker.sock".into()),
+        ..DockerConfig::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("Docker engine is unreachable"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn docker_output_directory_is_where_the_tool_works() {
+    let s = setup(DockerConfig::default()).await;
+    let cwl = format!(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nrequirements:\n  DockerRequirement:\n    dockerPull: {IMAGE}\n    dockerOutputDirectory: /results\nbaseCommand: [sh, -c, 'pwd; echo $HOME; echo x > f.txt']\ninputs: []\nstdout: where.txt\noutputs:\n  where: stdout\n  f:\n    type: File\n    outputBinding: {{glob: f.txt}}\n"
+    );
+    let out = s.run(&cwl, json!({})).await.unwrap();
+    assert_eq!(text(&out["where"]), "/results\n/results\n");
+    assert_eq!(text(&out["f"]), "x\n");
 }
