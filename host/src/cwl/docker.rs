@@ -335,8 +335,10 @@ impl DockerBackend {
             )),
             (PullPolicy::Never | PullPolicy::IfMissing, true) => Ok(name),
             _ => {
+                // Run what was pulled: a dockerImageId that is not on the
+                // engine is only a local name for the dockerPull image.
                 self.pull(&pull_from).await?;
-                Ok(name)
+                Ok(pull_from)
             }
         }
     }
