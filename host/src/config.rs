@@ -37,6 +37,16 @@
 //! [compile]                                     # each deployed component, in a child process
 //! time_seconds = 60
 //! memory_bytes = 2147483648
+//!
+//! [cwl.docker]                                  # CWL steps with a DockerRequirement
+//! pull = "if-missing"                           # never | if-missing | always
+//! user = "65534:65534"                          # when wades runs as root; never uid 0
+//! pids_limit = 256
+//! max_memory_mib = 8192                         # ceiling of ResourceRequirement ramMin
+//! max_cores = 2                                 # ceiling of coresMin; default: CPUs
+//! output_dir = "/var/spool/cwl"                 # unless dockerOutputDirectory says
+//! allow_image_build = false                     # dockerFile, dockerLoad, dockerImport
+//! labels = { "org.example.owner" = "wades" }    # on every container
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +88,17 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Times a job is started before a crash loop fails it.
     pub max_attempts: u32,
+    /// CWL steps (the runner in `wades::cwl`).
+    pub cwl: CwlConfig,
+}
+
+/// Settings of CWL steps. The server never runs a step as a host command;
+/// steps with a `DockerRequirement` run in containers with these settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CwlConfig {
+    /// The Docker backend.
+    pub docker: crate::cwl::docker::DockerConfig,
 }
 
 /// Per-job limits, the operator's ceiling.
@@ -177,6 +198,7 @@ impl Default for Config {
             compile: CompileConfig::default(),
             auth: AuthConfig::default(),
             max_attempts: 2,
+            cwl: CwlConfig::default(),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! - `serve [ARGS]`: `guests`, then `wades serve` with the examples built in.
 //! - `guests`: build every example process into a WebAssembly component under
 //!   `target/wasm/`, with whichever wasm toolchain this machine has.
-//! - `test`: `guests`, then the whole test suite and the CWL conformance
-//!   suite (`tests/cwl/conformance.sh`, guarded by `tests/cwl/required.floor`).
+//! - `test`: the Debian packages the tests need ([`TEST_PACKAGES`]),
+//!   `guests`, then the whole test suite and the CWL conformance suite
+//!   (`tests/cwl/conformance.sh`, guarded by `tests/cwl/required.floor`).
 //! - `bench`: `guests`, then the benchmarks.
 //! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
@@ -33,6 +34,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("guests") => build_guests(&root).map(|_| ()),
         Some("test") => {
+            apt_install(TEST_PACKAGES)?;
             build_guests(&root)?;
             // The default members: everything but the guest crates, which are wasm-only.
             let mut test = vec!["test", "--release", "--no-fail-fast"];
@@ -74,6 +76,43 @@ fn main() -> Result<()> {
             std::process::exit(2);
         }
     }
+}
+
+/// Debian packages the tests need: a static busybox, from which the Docker
+/// step tests (`host/tests/cwl_docker.rs`) build their image `FROM scratch`,
+/// since no registry can be reached.
+const TEST_PACKAGES: &[&str] = &["busybox-static"];
+
+/// Installs the Debian packages that are missing (CI runs as root).
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let apt = |args: &[&str]| -> Result<()> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed", args.join(" "));
+        }
+        Ok(())
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend(&missing);
+    apt(&install)
 }
 
 fn workspace_root() -> PathBuf {

@@ -2,10 +2,10 @@
 //!
 //! The runner prepares a [`StepJob`] (command line, environment, staged
 //! working directory, redirections) and hands it to the first backend that
-//! [`supports`](StepBackend::supports) it. Today that is only
-//! [`LocalProcessBackend`], a plain host process, which only the command
-//! line's local mode enables; WebAssembly and container backends will
-//! implement the same trait.
+//! [`supports`](StepBackend::supports) it: [`LocalProcessBackend`], a plain
+//! host process, which only the command line's local mode enables, and
+//! [`DockerBackend`](super::docker::DockerBackend) for tools with a
+//! `DockerRequirement`. A WebAssembly backend will implement the same trait.
 
 use super::{fail, Result};
 use futures::future::BoxFuture;
@@ -26,7 +26,7 @@ pub struct ContainerRequest {
 }
 
 /// One invocation of a CommandLineTool, ready to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StepJob {
     /// The tool's id, for messages.
     pub tool_id: String,
@@ -39,6 +39,13 @@ pub struct StepJob {
     pub outdir: PathBuf,
     /// Scratch directory (`runtime.tmpdir`).
     pub tmpdir: PathBuf,
+    /// Where the inputs are staged (`N/basename`); the command line names
+    /// them there. A container backend mounts them.
+    pub stagedir: PathBuf,
+    /// `runtime.cores` (`ResourceRequirement`, default 1).
+    pub cores: u64,
+    /// `runtime.ram` in MiB (`ResourceRequirement`, default 1024).
+    pub ram_mib: u64,
     /// File to feed to standard input.
     pub stdin: Option<PathBuf>,
     /// File to write standard output to (else it goes to our stderr, as

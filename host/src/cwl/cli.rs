@@ -4,12 +4,17 @@
 //! unsupported feature, 1 for any other failure.
 //!
 //! This is the local mode: tools run as plain host processes, which the
-//! runner only does because this command asks for it.
+//! runner only does because this command asks for it. With `--docker`,
+//! tools that have a `DockerRequirement` (or hint) run in hardened
+//! containers of the local Docker engine instead ([`super::docker`]);
+//! the others still run on the host.
 
+use super::docker::{DockerBackend, DockerConfig, PullPolicy};
 use super::load::{load_document, load_job, split_reference};
 use super::runner::{Runner, RunnerOptions};
 use super::CwlError;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Arguments of `wades cwl-runner`.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,6 +25,17 @@ pub struct CwlRunnerArgs {
     /// Only print errors (the output object still goes to stdout).
     #[arg(long)]
     pub quiet: bool,
+    /// Run tools with a DockerRequirement in containers of the local
+    /// Docker engine (fails at once if the engine is unreachable).
+    #[arg(long)]
+    pub docker: bool,
+    /// Settings of the Docker backend: a TOML file with the keys of
+    /// `[cwl.docker]` (pull, user, pids_limit, max_memory_mib, ...).
+    #[arg(long, requires = "docker")]
+    pub docker_config: Option<PathBuf>,
+    /// When to pull images (overrides the file): never, if-missing, always.
+    #[arg(long, requires = "docker", value_enum)]
+    pub pull: Option<PullPolicy>,
     /// The CWL document: a path, `path#id` for a `$graph` entry, or a
     /// `file://` URI.
     pub tool: String,
@@ -55,10 +71,15 @@ async fn execute(args: &CwlRunnerArgs) -> Result<String, CwlError> {
         None => (load_job(None)?, PathBuf::from(".")),
     };
     let job_dir = std::path::absolute(&job_dir)?;
-    let runner = Runner::new(RunnerOptions {
+    let mut runner = Runner::new(RunnerOptions {
         allow_host_commands: true,
         ..RunnerOptions::default()
     })?;
+    if args.docker {
+        runner = runner.with_backend(Arc::new(
+            DockerBackend::connect(docker_config(args)?).await?,
+        ));
+    }
     let outputs = runner
         .run_to_outdir(&process, job, &job_dir, &args.outdir)
         .await?;
@@ -67,4 +88,20 @@ async fn execute(args: &CwlRunnerArgs) -> Result<String, CwlError> {
     Ok(super::expr::python_json(&serde_json::Value::Object(
         outputs,
     )))
+}
+
+fn docker_config(args: &CwlRunnerArgs) -> Result<DockerConfig, CwlError> {
+    let mut config = match &args.docker_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CwlError::InvalidValue(format!("{}: {e}", path.display())))?;
+            toml::from_str(&text)
+                .map_err(|e| CwlError::InvalidValue(format!("{}: {e}", path.display())))?
+        }
+        None => DockerConfig::default(),
+    };
+    if let Some(p) = args.pull {
+        config.pull = p;
+    }
+    Ok(config)
 }

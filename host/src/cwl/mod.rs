@@ -15,10 +15,13 @@
 //!   `InlineJavascriptRequirement`, JavaScript in a budgeted engine ([`js`]);
 //! - [`files`] handles File and Directory values (locations, checksums,
 //!   listings, secondary files);
-//! - a [`backend::StepBackend`] runs each CommandLineTool invocation. Only
-//!   [`backend::LocalProcessBackend`] exists so far, and it runs host
-//!   commands, which the runner refuses unless its caller opts in
-//!   ([`runner::RunnerOptions::allow_host_commands`]).
+//! - a [`backend::StepBackend`] runs each CommandLineTool invocation:
+//!   [`backend::LocalProcessBackend`] runs host commands, which the runner
+//!   refuses unless its caller opts in
+//!   ([`runner::RunnerOptions::allow_host_commands`]);
+//!   [`docker::DockerBackend`] runs tools with a `DockerRequirement` in
+//!   hardened containers of the local Docker engine, with paths mapped by
+//!   [`docker_paths`].
 //!
 //! No HTTP types live here: the server will wrap this module, the
 //! `wades cwl-runner` command line ([`cli`]) drives it directly.
@@ -26,6 +29,8 @@
 pub mod backend;
 pub mod cli;
 pub mod command;
+pub mod docker;
+pub mod docker_paths;
 pub mod expr;
 pub mod files;
 pub mod js;

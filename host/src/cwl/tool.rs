@@ -43,16 +43,8 @@ pub(crate) async fn run_tool(
     if container.as_ref().is_some_and(|c| c.required) {
         runner.backend_for(&StepJob {
             tool_id: process.id.clone(),
-            argv: vec![],
-            env: BTreeMap::new(),
-            outdir: PathBuf::new(),
-            tmpdir: PathBuf::new(),
-            stdin: None,
-            stdout: None,
-            stderr: None,
             container: container.clone(),
-            time_limit: None,
-            network: false,
+            ..StepJob::default()
         })?;
     }
     let dirs = runner.job_dirs()?;
@@ -186,6 +178,9 @@ pub(crate) async fn run_tool(
         env,
         outdir: dirs.outdir.clone(),
         tmpdir: dirs.tmpdir.clone(),
+        stagedir: dirs.stage.clone(),
+        cores: runtime["cores"].as_u64().unwrap_or(1),
+        ram_mib: runtime["ram"].as_u64().unwrap_or(1024),
         stdin,
         stdout,
         stderr,
