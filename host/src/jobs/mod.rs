@@ -24,7 +24,6 @@ mod staging;
 mod threads;
 mod usage;
 
-pub use retention::sweep_every;
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -639,7 +638,7 @@ async fn execute(
                 RunError::OutOfFuel { fuel } => *fuel,
                 _ => 0,
             };
-            usage::record(inner, job, fuel, 0).await;
+            usage::record(inner, job, fuel, 0);
             return Err(e);
         }
     };
@@ -654,10 +653,10 @@ async fn execute(
     let bytes = usage::result_bytes(&dirs.outputs, &stored);
     if let Err(e) = usage::admit_results(inner, &job.owner, &quota, bytes).await {
         remove_dir(&dirs.outputs);
-        usage::record(inner, job, fuel, 0).await;
+        usage::record(inner, job, fuel, 0);
         return Err(e);
     }
-    usage::record(inner, job, fuel, bytes).await;
+    usage::record(inner, job, fuel, bytes);
     Ok(stored)
 }
 

@@ -38,6 +38,6 @@ impl Jobs {
 /// How often to sweep for a retention of `age`: often enough that nothing
 /// outlives it by much more than half, never more than hourly nor more
 /// than once a second.
-pub fn sweep_every(age: Duration) -> Duration {
+fn sweep_every(age: Duration) -> Duration {
     (age / 2).clamp(Duration::from_secs(1), Duration::from_secs(3600))
 }

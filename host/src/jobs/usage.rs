@@ -84,9 +84,13 @@ pub(super) async fn admit_results(inner: &Inner, owner: &str, quota: &Quota, byt
 }
 
 /// Records what `job` used; a failure to do so is logged, not the job's.
-pub(super) async fn record(inner: &Inner, job: &JobRecord, fuel: u64, result_bytes: u64) {
+pub(super) fn record(inner: &Inner, job: &JobRecord, fuel: u64, result_bytes: u64) {
     let usage = Usage { fuel, result_bytes };
-    if let Err(e) = inner.store.record_usage(&job.id, &job.owner, usage).await {
+    let id = job.id.clone();
+    let failed = move |e: crate::store::StoreError| {
+        tracing::warn!(job = %id, error = %e, "recording what a job used failed");
+    };
+    if let Err(e) = inner.store.record_usage(&job.id, &job.owner, usage, failed) {
         tracing::warn!(job = %job.id, error = %e, "recording what a job used failed");
     }
 }

@@ -81,17 +81,31 @@ impl JobStore {
         Ok(n as u64)
     }
 
-    /// Records what job `id` of `owner` used, now.
-    pub async fn record_usage(&self, id: &str, owner: &str, usage: Usage) -> Result<(), StoreError> {
+    /// Records what job `id` of `owner` used, now. Returns once the write
+    /// is queued, so a job's end does not wait for it; writes commit in
+    /// order, so it is durable before the job's own final row, which is
+    /// queued after it. `failed` learns of a failure, on the writer thread.
+    pub fn record_usage(
+        &self,
+        id: &str,
+        owner: &str,
+        usage: Usage,
+        failed: impl FnOnce(StoreError) + Send + 'static,
+    ) -> Result<(), StoreError> {
         let (id, owner) = (id.to_string(), owner.to_string());
         let fuel = i64::try_from(usage.fuel).unwrap_or(i64::MAX);
         let bytes = i64::try_from(usage.result_bytes).unwrap_or(i64::MAX);
-        self.writer
-            .write(move |conn| {
+        self.writer.submit(
+            move |conn| {
                 conn.prepare_cached(RECORD_USAGE)?
                     .execute((id, owner, now_micros(), fuel, bytes))?;
                 Ok(())
-            })
-            .await
+            },
+            move |done| {
+                if let Err(e) = done {
+                    failed(e);
+                }
+            },
+        )
     }
 }
