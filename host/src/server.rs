@@ -59,9 +59,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         quotas.clone(),
     )?;
     jobs.start().await?;
-    if let Some(age) = retention {
-        jobs.start_sweeper(age);
-    }
+    jobs.start_sweeper(retention);
     let anonymous = config.auth.anonymous_role().map_err(Error::Internal)?;
     let tokens = match &config.auth.oidc {
         Some(oidc) => {

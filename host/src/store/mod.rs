@@ -313,11 +313,14 @@ impl JobStore {
         rows.into_iter().map(LogLine::try_from).collect()
     }
 
-    /// Deletes final jobs that finished before `cutoff`, with their logs,
-    /// and usage records too old to count for any day's fuel; returns the
-    /// ids of the jobs, whose files the caller removes.
-    pub async fn delete_final_before(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>, StoreError> {
-        let cutoff = to_micros(cutoff);
+    /// Deletes final jobs that finished before `cutoff` (none if `None`),
+    /// with their logs, and usage records too old to count for any day's
+    /// fuel; returns the ids of the jobs, whose files the caller removes.
+    pub async fn delete_final_before(
+        &self,
+        cutoff: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<String>, StoreError> {
+        let cutoff = cutoff.map_or(i64::MIN, to_micros);
         let day_before = now_micros() - 2 * 86_400_000_000;
         self.writer
             .write(move |conn| {
@@ -327,7 +330,7 @@ impl JobStore {
                         .query_map([cutoff], |r| r.get::<_, String>(0))?
                         .collect::<Result<Vec<_>, _>>()?;
                     conn.prepare_cached(queries::DELETE_OLD_USAGE)?
-                        .execute((cutoff, day_before))?;
+                        .execute([day_before])?;
                     Ok(ids)
                 })
             })

@@ -42,11 +42,11 @@ pub(super) const CLAIM_NEXT: &str = concat!(
 pub(super) const DELETE_FINAL_BEFORE: &str = "DELETE FROM jobs \
      WHERE status IN ('successful', 'failed', 'dismissed') AND finished < ?1 RETURNING id";
 
-/// `?1` = retention cutoff, `?2` = two days ago: usage of deleted jobs no
-/// longer counts as stored results, and is kept only while it may still
-/// count for a day's fuel.
+/// `?1` = two days ago. A record goes once no day's fuel can count it and
+/// its job keeps no results (deleted, dismissed or failed); those of stored
+/// results stay, as they count against the result storage quota.
 pub(super) const DELETE_OLD_USAGE: &str = "DELETE FROM job_usage \
-     WHERE finished < ?2 OR (finished < ?1 AND job_id NOT IN (SELECT id FROM jobs))";
+     WHERE finished < ?1 AND job_id NOT IN (SELECT id FROM jobs WHERE status = 'successful')";
 
 /// `?1` = now, `?2` = id.
 pub(super) const CLAIM: &str = concat!(

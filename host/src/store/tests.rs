@@ -778,6 +778,27 @@ async fn claims_take_turns_across_owners_within_their_running_caps() {
 }
 
 #[tokio::test]
+async fn usage_counts_fuel_by_day_and_results_of_stored_successful_jobs() {
+    let (_dir, store) = fresh().await;
+    let usage = |fuel, result_bytes| Usage { fuel, result_bytes };
+    store.record_usage("kept", "alice", usage(7, 100), |e| panic!("{e}")).unwrap();
+    store.record_usage("failed", "alice", usage(5, 50), |e| panic!("{e}")).unwrap();
+    store.record_usage("other", "bob", usage(1, 1), |e| panic!("{e}")).unwrap();
+    let mut kept = job("kept", "p", now());
+    kept.status = JobStatus::Successful;
+    let mut failed = job("failed", "p", now());
+    failed.status = JobStatus::Failed;
+    // Written after the usage, so committed after it too.
+    store.insert(&kept).await.unwrap();
+    store.insert(&failed).await.unwrap();
+    assert_eq!(store.result_bytes("alice").await.unwrap(), 100);
+    assert_eq!(store.fuel_since("alice", now() - TimeDelta::hours(1)).await.unwrap(), 12);
+    assert_eq!(store.fuel_since("alice", now() + TimeDelta::hours(1)).await.unwrap(), 0);
+    store.dismiss("kept").await.unwrap();
+    assert_eq!(store.result_bytes("alice").await.unwrap(), 0, "dismissed results are gone");
+}
+
+#[tokio::test]
 async fn retention_deletes_old_final_jobs_with_their_logs() {
     let (_dir, store) = fresh().await;
     let mut old = job("old", "p", t(0));
@@ -793,7 +814,8 @@ async fn retention_deletes_old_final_jobs_with_their_logs() {
     }
     let line = LogLine { time: t(1), level: "info".into(), message: "hi".into() };
     store.append_logs("old", &[line]).await.unwrap();
-    let deleted = store.delete_final_before(now() - TimeDelta::seconds(60)).await.unwrap();
+    assert!(store.delete_final_before(None).await.unwrap().is_empty(), "no retention: kept");
+    let deleted = store.delete_final_before(Some(now() - TimeDelta::seconds(60))).await.unwrap();
     assert_eq!(deleted, ["old"]);
     assert!(store.get("old").await.unwrap().is_none());
     assert!(store.logs("old").await.unwrap().is_empty());
