@@ -240,4 +240,14 @@ fn one_tenants_queue_does_not_starve_another() {
     for job in &alices {
         alice.req("DELETE", job).send().unwrap();
     }
+
+    // A tenant capped at one running job waits for it, with slots to spare.
+    cli(&data, &["tenant", "quota", "bob", "--max-running", "1"]);
+    let two = [bob.queue_echo(1.5), bob.queue_echo(1.5)];
+    wait_until("bob's first job runs", Duration::from_secs(20), || bob.status(&two[0]) == "running");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(bob.status(&two[1]), "accepted", "the second waits for the first");
+    wait_until("both of bob's jobs end", Duration::from_secs(20), || {
+        two.iter().all(|j| bob.status(j) == "successful")
+    });
 }
