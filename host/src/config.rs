@@ -47,6 +47,27 @@
 //! output_dir = "/var/spool/cwl"                 # unless dockerOutputDirectory says
 //! allow_image_build = false                     # dockerFile, dockerLoad, dockerImport
 //! labels = { "org.example.owner" = "wades" }    # on every container
+//!
+//! [quotas]                                      # per tenant; unset = unlimited. `wades tenant quota`
+//! max_running = 4                               # and PUT /admin/tenants/{id}/quota override them
+//! max_queued = 100                              # accepted jobs waiting; more: 429
+//! fuel_per_job = 10000000000                    # clamps [limits] fuel for this tenant's jobs
+//! fuel_per_day = 1000000000000                  # fuel burnt since 00:00 UTC; more: 429 until then
+//! memory_per_job = 268435456                    # clamps [limits] memory_bytes
+//! module_bytes = 104857600                      # deployed components, summed; more: 413/507
+//! result_bytes = 1073741824                     # stored job results, summed; more: 413/507
+//!
+//! [rate_limit]                                  # token bucket per identity (tenant; anonymous: per
+//! per_second = 0                                # client address); 0 = off. Over it: 429 + Retry-After
+//! burst = 50
+//!
+//! retention = "30d"                             # final jobs, results and logs older than this are
+//!                                               # deleted ("90s", "12h", "30d"); unset = kept forever
+//!
+//! [http]
+//! cors_origins = []                             # origins allowed cross-origin, or ["*"]; none by default
+//! request_timeout_seconds = 660                 # whole request, incl. sync execution; 503 after it
+//! max_header_bytes = 16384                      # all request headers together; more: 431
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -90,6 +111,14 @@ pub struct Config {
     pub max_attempts: u32,
     /// CWL steps (the runner in `wades::cwl`).
     pub cwl: CwlConfig,
+    /// Default per-tenant quotas; a tenant's own (in the database) win.
+    pub quotas: crate::tenancy::quota::Quota,
+    /// Requests per identity and second.
+    pub rate_limit: RateLimitConfig,
+    /// How long final jobs are kept, e.g. `"30d"`; `None` keeps them forever.
+    pub retention: Option<String>,
+    /// HTTP hardening: CORS, time and size limits.
+    pub http: HttpConfig,
 }
 
 /// Settings of CWL steps. The server never runs a step as a host command;
@@ -99,6 +128,51 @@ pub struct Config {
 pub struct CwlConfig {
     /// The Docker backend.
     pub docker: crate::cwl::docker::DockerConfig,
+}
+
+/// The per-identity token bucket (see `wades::http::limits`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second; 0 turns the limit off.
+    pub per_second: u32,
+    /// Requests allowed in a burst above the sustained rate.
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_second: 0,
+            burst: 50,
+        }
+    }
+}
+
+/// Limits and policies of the HTTP layer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Origins browsers may call the API from (CORS); `["*"]` for any.
+    /// Empty (the default) sends no CORS headers, so browsers allow only
+    /// same-origin calls: opening an API that takes bearer keys to every
+    /// web page is the operator's choice, not a default.
+    pub cors_origins: Vec<String>,
+    /// Time for a whole request, a sync execution included; `None` means
+    /// the job time limit plus a minute, so sync jobs are never cut short.
+    pub request_timeout_seconds: Option<u64>,
+    /// Bytes of all request headers together.
+    pub max_header_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cors_origins: Vec::new(),
+            request_timeout_seconds: None,
+            max_header_bytes: 16 << 10,
+        }
+    }
 }
 
 /// Per-job limits, the operator's ceiling.
@@ -199,6 +273,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             max_attempts: 2,
             cwl: CwlConfig::default(),
+            quotas: Default::default(),
+            rate_limit: RateLimitConfig::default(),
+            retention: None,
+            http: HttpConfig::default(),
         }
     }
 }
@@ -266,14 +344,39 @@ impl Config {
         if let Some(v) = var("WADES_MAX_MODULE_BYTES") {
             self.max_module_bytes = parse("WADES_MAX_MODULE_BYTES", v)?;
         }
+        if let Some(v) = var("WADES_RATE_LIMIT_PER_SECOND") {
+            self.rate_limit.per_second = parse("WADES_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = var("WADES_RATE_LIMIT_BURST") {
+            self.rate_limit.burst = parse("WADES_RATE_LIMIT_BURST", v)?;
+        }
+        if let Some(v) = var("WADES_RETENTION") {
+            self.retention = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("WADES_REQUEST_TIMEOUT_SECONDS") {
+            self.http.request_timeout_seconds = Some(parse("WADES_REQUEST_TIMEOUT_SECONDS", v)?);
+        }
+        if let Some(v) = var("WADES_CORS_ORIGINS") {
+            self.http.cors_origins = list(&v);
+        }
         if let Some(v) = var("WADES_FETCH_ALLOW") {
-            self.fetch.allow = v
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
+            self.fetch.allow = list(&v);
         }
         Ok(())
+    }
+
+    /// How long final jobs are kept, `None` for ever.
+    pub fn retention(&self) -> Result<Option<std::time::Duration>, String> {
+        self.retention.as_deref().map(parse_duration).transpose()
+    }
+
+    /// The time limit of one request.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        let seconds = self
+            .http
+            .request_timeout_seconds
+            .unwrap_or(self.limits.timeout_seconds + 60);
+        std::time::Duration::from_secs(seconds.max(1))
     }
 
     /// The base of every link.
@@ -311,9 +414,59 @@ impl Config {
     }
 }
 
+/// A comma-separated list, blanks dropped.
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// `"90s"`, `"15m"`, `"12h"`, `"30d"`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 90s, 15m, 12h or 30d"))?;
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a duration like 90s, 15m, 12h or 30d"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(scale)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_and_new_sections_parse() {
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("2d").unwrap().as_secs(), 172_800);
+        assert_eq!(parse_duration("5").unwrap().as_secs(), 5);
+        assert!(parse_duration("soon").is_err() && parse_duration("3w").is_err());
+        let c: Config = toml::from_str(
+            "retention = \"12h\"\n[quotas]\nmax_queued = 3\n[rate_limit]\nper_second = 5\n[http]\ncors_origins = [\"*\"]",
+        )
+        .unwrap();
+        assert_eq!(c.quotas.max_queued, Some(3));
+        assert_eq!(c.quotas.max_running, None);
+        assert_eq!(c.retention().unwrap().unwrap().as_secs(), 43_200);
+        assert_eq!((c.rate_limit.per_second, c.rate_limit.burst), (5, 50));
+        assert_eq!(c.request_timeout().as_secs(), 660);
+        assert!(toml::from_str::<Config>("[quotas]\nmax_runing = 1").is_err());
+    }
 
     #[test]
     fn environment_overrides_the_file() {

@@ -48,6 +48,34 @@ pub enum Error {
     /// The request body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A quota that frees up with time (queued or running jobs, the day's
+    /// fuel) is used up.
+    #[error("{detail}")]
+    QuotaExceeded {
+        /// What is used up, and how much.
+        detail: String,
+        /// Seconds after which a retry may succeed.
+        retry_after: u64,
+    },
+    /// The identity sent more requests than the rate limit allows.
+    #[error("too many requests: at most {per_second} per second (bursts of {burst}) per identity")]
+    RateLimited {
+        /// The sustained rate.
+        per_second: u32,
+        /// The burst allowed.
+        burst: u32,
+        /// Seconds until the next request is allowed.
+        retry_after: u64,
+    },
+    /// A storage quota is full.
+    #[error("{0}")]
+    StorageFull(String),
+    /// The request's headers are larger than allowed.
+    #[error("{0}")]
+    HeadersTooLarge(String),
+    /// The server did not answer within the request time limit.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No such route.
     #[error("{0}")]
     NotFound(String),
@@ -63,6 +91,18 @@ pub enum Error {
     /// Something on our side broke: storage, disk.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// Seconds after which retrying may succeed, for errors that pass.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::QuotaExceeded { retry_after, .. } | Error::RateLimited { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl From<crate::store::StoreError> for Error {

@@ -89,6 +89,58 @@ enum TenantAction {
     },
     /// List tenants with their roles.
     List,
+    /// Show or set a tenant's own quota (members not set follow the
+    /// server's [quotas]); prints the tenant's own quota as JSON.
+    Quota {
+        /// The tenant (any identity, OIDC ones included).
+        tenant: String,
+        #[command(flatten)]
+        set: QuotaFlags,
+        /// Drop the tenant's own quota: the server's defaults apply.
+        #[arg(long, conflicts_with_all = ["max_running", "max_queued", "fuel_per_job", "fuel_per_day", "memory_per_job", "module_bytes", "result_bytes"])]
+        clear: bool,
+    },
+}
+
+/// Members of a quota to set; see `wades::tenancy::quota::Quota`.
+#[derive(clap::Args)]
+struct QuotaFlags {
+    /// Jobs running at once.
+    #[arg(long)]
+    max_running: Option<u64>,
+    /// Jobs waiting in the queue.
+    #[arg(long)]
+    max_queued: Option<u64>,
+    /// Fuel of one job.
+    #[arg(long)]
+    fuel_per_job: Option<u64>,
+    /// Fuel of all jobs per UTC day.
+    #[arg(long)]
+    fuel_per_day: Option<u64>,
+    /// Linear memory of one job, in bytes.
+    #[arg(long)]
+    memory_per_job: Option<u64>,
+    /// Bytes of deployed components.
+    #[arg(long)]
+    module_bytes: Option<u64>,
+    /// Bytes of stored job results.
+    #[arg(long)]
+    result_bytes: Option<u64>,
+}
+
+impl QuotaFlags {
+    /// `own` with the members given here replaced.
+    fn apply(&self, own: wades::tenancy::quota::Quota) -> wades::tenancy::quota::Quota {
+        wades::tenancy::quota::Quota {
+            max_running: self.max_running.or(own.max_running),
+            max_queued: self.max_queued.or(own.max_queued),
+            fuel_per_job: self.fuel_per_job.or(own.fuel_per_job),
+            fuel_per_day: self.fuel_per_day.or(own.fuel_per_day),
+            memory_per_job: self.memory_per_job.or(own.memory_per_job),
+            module_bytes: self.module_bytes.or(own.module_bytes),
+            result_bytes: self.result_bytes.or(own.result_bytes),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -226,6 +278,17 @@ async fn tenant(data_dir: &std::path::Path, action: TenantAction) -> Result<()> 
             for t in store.tenants().await? {
                 println!("{}\t{}", t.tenant, t.role.as_str());
             }
+        }
+        TenantAction::Quota { tenant, set, clear } => {
+            if clear {
+                store.set_tenant_quota(&tenant, None).await?;
+            }
+            let own = store.tenant_quota(&tenant).await?.unwrap_or_default();
+            let new = set.apply(own);
+            if new != own {
+                store.set_tenant_quota(&tenant, Some(&new)).await?;
+            }
+            println!("{}", serde_json::to_string(&new)?);
         }
     }
     store.close().await;

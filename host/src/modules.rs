@@ -53,6 +53,11 @@ impl ModuleStore {
         }
     }
 
+    /// Bytes of module `digest`; 0 if it is not stored.
+    pub fn size(&self, digest: &Digest) -> u64 {
+        std::fs::metadata(self.path(digest)).map_or(0, |m| m.len())
+    }
+
     /// Whether module `digest` is stored.
     pub fn contains(&self, digest: &Digest) -> bool {
         self.path(digest).exists()

@@ -4,12 +4,14 @@ use crate::auth::Oidc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
+use crate::http::limits::RateLimit;
 use crate::http::{router, AppState};
 use crate::jobs::Jobs;
 use crate::modules::ModuleStore;
 use crate::registry::{DeployLimits, Registry};
 use crate::runtime::Runtime;
 use crate::store::JobStore;
+use crate::tenancy::quota::Quotas;
 use crate::tenancy::Authenticator;
 use std::sync::Arc;
 
@@ -28,6 +30,10 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
     let store = JobStore::open(&config.data_dir.join("wades.db")).await?;
     let runtime = Runtime::new(config.runtime())?;
     let fetcher = Fetcher::new(&config.fetch)?;
+    let quotas = Quotas::new(store.clone(), config.quotas);
+    let retention = config
+        .retention()
+        .map_err(|e| Error::Internal(format!("retention: {e}")))?;
     let modules = ModuleStore::open(&config.data_dir.join("modules"))?;
     let registry = Arc::new(Registry::new(
         runtime.clone(),
@@ -37,6 +43,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         DeployLimits {
             max_module_bytes: config.max_module_bytes,
         },
+        quotas.clone(),
     ));
     if let Some(dir) = &config.builtin_dir {
         registry.load_builtins(dir, &config.builtins).await?;
@@ -51,8 +58,10 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         fetcher,
         &config.data_dir,
         config.jobs(),
+        quotas.clone(),
     )?;
     jobs.start().await?;
+    jobs.start_sweeper(retention);
     let anonymous = config.auth.anonymous_role().map_err(Error::Internal)?;
     let tokens = match &config.auth.oidc {
         Some(oidc) => {
@@ -71,6 +80,8 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         auth,
         jobs: jobs.clone(),
         base: base.into(),
+        quotas,
+        rate_limit: RateLimit::new(&config.rate_limit).map(Arc::new),
     };
     Ok(Service {
         router: router(state, config),
@@ -93,7 +104,11 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(%addr, %base, "wades is listening");
     // Scripts and tests read this line to know the server is ready, and where.
     println!("wades listening on {base}");
-    axum::serve(listener, service.router)
+    // The peer address keys the rate limit of anonymous clients.
+    let app = service
+        .router
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| Error::Internal(e.to_string()))

@@ -1,6 +1,6 @@
 //! The identity of a request, as an extractor: handlers that take a
-//! [`Principal`] act for it, and a request with bad credentials never
-//! reaches them.
+//! [`Principal`] act for it, and a request with bad credentials, or over
+//! its identity's rate limit, never reaches them.
 
 use super::AppState;
 use crate::error::Error;
@@ -19,6 +19,17 @@ impl FromRequestParts<AppState> for Principal {
                 Error::Unauthorized("the Authorization header is not valid text".into())
             })?),
         };
-        app.auth.authenticate(header).await
+        let who = app.auth.authenticate(header).await?;
+        if let Some(limit) = &app.rate_limit {
+            let peer = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            match (who.tenant == crate::model::ANONYMOUS, peer) {
+                (true, Some(ip)) => limit.check(&format!("{}@{ip}", who.tenant))?,
+                _ => limit.check(&who.tenant)?,
+            }
+        }
+        Ok(who)
     }
 }

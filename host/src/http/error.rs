@@ -21,6 +21,11 @@ impl IntoResponse for Error {
             body.to_string(),
         )
             .into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750: tell the client which scheme to use.
             response.headers_mut().insert(

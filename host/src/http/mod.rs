@@ -1,12 +1,15 @@
 //! OGC API – Processes over HTTP. Handlers are thin: they parse the request,
 //! call the registry or the job service, and render the answer.
 
+mod admin;
 mod auth;
 mod deploy;
 mod error;
 mod execute;
+mod hardening;
 mod jobs;
 mod landing;
+pub mod limits;
 mod openapi;
 mod prefer;
 mod processes;
@@ -31,6 +34,10 @@ pub struct AppState {
     pub auth: Arc<crate::tenancy::Authenticator>,
     /// Base of every link, without a trailing slash.
     pub base: Arc<str>,
+    /// Per-tenant quotas.
+    pub quotas: crate::tenancy::quota::Quotas,
+    /// The per-identity rate limit, if on.
+    pub rate_limit: Option<Arc<limits::RateLimit>>,
 }
 
 /// A deployment route, whose body may hold a whole component: as raw bytes,
@@ -42,7 +49,7 @@ fn deployment(route: MethodRouter<AppState>, config: &Config) -> MethodRouter<Ap
 
 /// The whole API.
 pub fn router(state: AppState, config: &Config) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(landing::landing))
         .route("/conformance", get(landing::conformance))
         .route("/api", get(openapi::api))
@@ -67,10 +74,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/jobs/{id}/results", get(jobs::results))
         .route("/jobs/{id}/results/{output}", get(jobs::result))
         .route("/jobs/{id}/logs", get(jobs::logs))
+        .route(
+            "/admin/tenants/{id}/quota",
+            get(admin::get_quota)
+                .put(admin::put_quota)
+                .delete(admin::delete_quota),
+        )
         .fallback(|uri: axum::http::Uri| async move {
             crate::error::Error::NotFound(format!("nothing at {}", uri.path()))
         })
         .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .with_state(state)
+        .with_state(state);
+    hardening::harden(routes, config)
 }

@@ -26,6 +26,7 @@ fn problem(description: &str) -> Value {
 pub fn document(base: &str) -> Value {
     let id = param("id", "path", json!({"type": "string"}), true);
     let job_id = param("jobId", "path", json!({"type": "string"}), true);
+    let tenant = param("tenant", "path", json!({"type": "string"}), true);
     let limit = param(
         "limit",
         "query",
@@ -64,7 +65,9 @@ pub fn document(base: &str) -> Value {
                     "responses": {
                         "201": ok("the deployed process's summary; Location names it", "application/json"),
                         "400": problem("invalid component or package"), "409": problem("duplicated process"),
-                        "413": problem("component too large"), "415": problem("unsupported media type")
+                        "413": problem("component too large, or larger than the tenant's module quota"),
+                        "415": problem("unsupported media type"),
+                        "507": problem("the tenant's module quota is full")
                     }
                 }
             },
@@ -103,7 +106,9 @@ pub fn document(base: &str) -> Value {
                 "responses": {
                     "200": {"description": "results (sync)", "content": {"application/json": {}, "multipart/related": {}, "*/*": {}}},
                     "201": ok("job status (async); Location names the job", "application/json"),
-                    "400": problem("invalid input"), "404": not_found, "413": problem("body too large")
+                    "400": problem("invalid input"), "404": not_found, "413": problem("body too large"),
+                    "429": problem("a quota (queued or running jobs, the day's fuel) or the rate limit is used up; see Retry-After"),
+                    "507": problem("the tenant's result storage quota is full")
                 }
             }},
             "/jobs": {"get": op("List jobs", "getJobs", json!([
@@ -125,13 +130,34 @@ pub fn document(base: &str) -> Value {
                 json!([job_id, param("outputId", "path", json!({"type": "string"}), true)]),
                 json!({"200": {"description": "the output, raw", "content": {"*/*": {}}}, "404": not_found}))},
             "/jobs/{jobId}/logs": {"get": op("Log of a job", "getJobLog", json!([job_id]),
-                json!({"200": {"description": "log lines", "content": {"text/plain": {}}}, "404": not_found}))}
+                json!({"200": {"description": "log lines", "content": {"text/plain": {}}}, "404": not_found}))},
+            "/admin/tenants/{tenant}/quota": {
+                "get": op("A tenant's own quota and the quota in force (admins only)", "getTenantQuota", json!([tenant.clone()]),
+                    json!({"200": ok("{tenant, quota, effective}", "application/json"), "403": problem("not an admin")})),
+                "put": {
+                    "summary": "Set a tenant's own quota; members left out follow the server's [quotas] (admins only)",
+                    "operationId": "setTenantQuota", "parameters": [tenant.clone()],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/quota"}}}},
+                    "responses": {"200": ok("{tenant, quota, effective}", "application/json"),
+                        "400": problem("not a quota"), "403": problem("not an admin")}
+                },
+                "delete": op("Drop a tenant's own quota (admins only)", "deleteTenantQuota", json!([tenant]),
+                    json!({"204": {"description": "the server's defaults apply"}, "403": problem("not an admin")}))
+            }
         },
         "security": [{}, {"bearer": []}],
         "components": {
           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
             "description": "an API key (wades_…) from `wades key create`, or an OIDC access token (JWT) if the server trusts an issuer"}},
           "schemas": {
+            "quota": {"type": "object", "additionalProperties": false, "properties": {
+                "max_running": {"type": "integer", "nullable": true, "minimum": 0},
+                "max_queued": {"type": "integer", "nullable": true, "minimum": 0},
+                "fuel_per_job": {"type": "integer", "nullable": true, "minimum": 0},
+                "fuel_per_day": {"type": "integer", "nullable": true, "minimum": 0},
+                "memory_per_job": {"type": "integer", "nullable": true, "minimum": 0},
+                "module_bytes": {"type": "integer", "nullable": true, "minimum": 0},
+                "result_bytes": {"type": "integer", "nullable": true, "minimum": 0}}},
             "visibility": {"type": "object", "required": ["visibility"], "properties": {
                 "visibility": {"type": "string", "enum": ["private", "public", "shared"]},
                 "tenants": {"type": "array", "items": {"type": "string"}}}},

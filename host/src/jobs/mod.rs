@@ -8,14 +8,21 @@
 //! Either way the job runs in a task of its own, so a client that hangs up
 //! does not stop it half-way.
 //!
+//! Each owner's quota ([`crate::tenancy::quota`]) is checked when a job is
+//! submitted, caps the limits it runs under, and bounds how many of its jobs
+//! the dispatcher runs at once; the dispatcher serves owners in turn, so a
+//! long queue of one tenant does not hold back another's jobs.
+//!
 //! Dismissal races with claiming: a job's cancel handle is published by the
 //! store's claim before any later write, a dismissal included, is answered
 //! (see [`JobStore::claim_batch`]), so a dismissal either stops the claim or
 //! finds the handle.
 
 mod events;
+mod retention;
 mod staging;
 mod threads;
+mod usage;
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -25,6 +32,7 @@ use crate::ogc::OutputRequest;
 use crate::registry::Registry;
 use crate::runtime::{Job as RuntimeJob, JobDirs, RunError, Runtime};
 use crate::store::{JobStore, StoreError};
+use crate::tenancy::quota::Quotas;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -64,6 +72,10 @@ struct Inner {
     slots: Arc<Semaphore>,
     max_attempts: u32,
     threads: threads::JobThreads,
+    quotas: Quotas,
+    /// Jobs running on this node per owner, for the sync quota check: a
+    /// short sync job never has a `running` row to count.
+    owners: usage::RunningOwners,
 }
 
 /// How many jobs run at once, and where.
@@ -92,6 +104,7 @@ impl Jobs {
         fetcher: Fetcher,
         data_dir: &std::path::Path,
         config: JobsConfig,
+        quotas: Quotas,
     ) -> Result<Self> {
         Ok(Jobs {
             inner: Arc::new(Inner {
@@ -106,6 +119,8 @@ impl Jobs {
                 slots: Arc::new(Semaphore::new(config.running_jobs.max(1))),
                 max_attempts: config.max_attempts,
                 threads: threads::JobThreads::new(config.workers)?,
+                quotas,
+                owners: usage::RunningOwners::default(),
             }),
         })
     }
@@ -122,13 +137,16 @@ impl Jobs {
         Ok(())
     }
 
-    /// Queues a job of `process_id` for tenant `owner`.
+    /// Queues a job of `process_id` for tenant `owner`, unless its quota
+    /// is used up. The check is not a reservation: submissions racing each
+    /// other may pass the queue quota by a few.
     pub async fn submit(
         &self,
         process_id: &str,
         request: JobRequest,
         owner: &str,
     ) -> Result<JobRecord> {
+        self.inner.quotas.admit_queued(owner).await?;
         let job = new_record(process_id, &request, owner)?;
         self.inner.store.insert(&job).await?;
         self.inner.wake.notify_one();
@@ -151,6 +169,8 @@ impl Jobs {
         request: JobRequest,
         owner: &str,
     ) -> Result<JobRecord> {
+        let running = self.inner.owners.count(owner);
+        self.inner.quotas.admit_sync(owner, running).await?;
         let slot = self
             .inner
             .slots
@@ -375,12 +395,16 @@ async fn dispatch(inner: Arc<Inner>) {
         let running = inner.running.clone();
         let claimed = inner
             .store
-            .claim_batch(slots.len(), move |jobs| {
-                let mut running = running.lock().expect("running");
-                for job in jobs {
-                    running.insert(job.id.clone(), CancellationToken::new());
-                }
-            })
+            .claim_batch(
+                slots.len(),
+                inner.quotas.defaults().max_running,
+                move |jobs| {
+                    let mut running = running.lock().expect("running");
+                    for job in jobs {
+                        running.insert(job.id.clone(), CancellationToken::new());
+                    }
+                },
+            )
             .await;
         match claimed {
             Ok(jobs) if jobs.is_empty() => {
@@ -425,6 +449,7 @@ async fn run(
     slot: OwnedSemaphorePermit,
     reply: Reply,
 ) {
+    let _counted = inner.owners.enter(&job.owner);
     let token = inner
         .running
         .lock()
@@ -510,6 +535,11 @@ impl Inner {
     /// waits for it learns so.
     fn conclude(&self, id: &str, finished: Result<JobRecord>, reply: Reply) {
         self.running.lock().expect("running").remove(id);
+        // An owner capped by its quota may have room now. Only queued jobs
+        // wake the dispatcher: sync ones would cost it a claim each.
+        if reply.is_none() {
+            self.wake.notify_one();
+        }
         if let Err(e) = &finished {
             tracing::error!(job = %id, error = %e, "recording the end of a job failed");
         }
@@ -600,16 +630,33 @@ async fn execute(
         code: "invalid-input".into(),
         message: e.to_string(),
     })?;
+    let quota = inner
+        .quotas
+        .of(&job.owner)
+        .await
+        .map_err(|e| RunError::Host(e.to_string()))?;
     let (sink, drain) = events::sink(inner.store.clone(), job.id.clone());
     let mut run = RuntimeJob::new(inputs)
         .with_cancel(cancel)
-        .with_events(sink);
+        .with_events(sink)
+        .with_limits(quota.job_limits());
     if mounted {
         run = run.with_dirs(dirs.clone());
     }
     let result = inner.runtime.execute(&entry.process, run).await;
     let _ = drain.await;
-    let output = result?;
+    let output = match result {
+        Ok(output) => output,
+        Err(e) => {
+            let fuel = match &e {
+                RunError::OutOfFuel { fuel } => *fuel,
+                _ => 0,
+            };
+            usage::record(inner, job, fuel, 0);
+            return Err(e);
+        }
+    };
+    let fuel = output.fuel_consumed.unwrap_or(0);
     let mut stored = Vec::with_capacity(output.outputs.len());
     for (i, out) in output.outputs.into_iter().enumerate() {
         stored.push((
@@ -617,6 +664,13 @@ async fn execute(
             store_output(&dirs, i, out).map_err(|e| RunError::Host(e.to_string()))?,
         ));
     }
+    let bytes = usage::result_bytes(&dirs.outputs, &stored);
+    if let Err(e) = usage::admit_results(inner, &job.owner, &quota, bytes).await {
+        remove_dir(&dirs.outputs);
+        usage::record(inner, job, fuel, 0);
+        return Err(e);
+    }
+    usage::record(inner, job, fuel, bytes);
     Ok(stored)
 }
 

@@ -55,6 +55,15 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
         Error::BadRequest(_) => (400, INVALID_PARAMETER.into(), "Bad request"),
         Error::PayloadTooLarge(_) => (413, ours("payload-too-large"), "Payload too large"),
         Error::NotFound(_) => (404, ours("not-found"), "Not found"),
+        Error::QuotaExceeded { .. } => (429, ours("quota-exceeded"), "Quota exceeded"),
+        Error::RateLimited { .. } => (429, ours("rate-limited"), "Too many requests"),
+        Error::StorageFull(_) => (
+            507,
+            ours("storage-quota-exceeded"),
+            "Storage quota exceeded",
+        ),
+        Error::HeadersTooLarge(_) => (431, ours("headers-too-large"), "Request headers too large"),
+        Error::RequestTimeout(_) => (503, ours("request-timeout"), "Request timed out"),
         Error::MethodNotAllowed => (405, ours("method-not-allowed"), "Method not allowed"),
         Error::JobFailed(run) => job_failure(run),
         Error::Load(
@@ -85,6 +94,12 @@ pub fn job_failure(run: &RunError) -> (u16, String, &'static str) {
         RunError::Cancelled => (500, ours("dismissed"), "Job dismissed"),
         RunError::Trap { .. } => (500, ours("process-crashed"), "Process crashed"),
         RunError::InvalidOutput(_) => (500, ours("invalid-output"), "Invalid output"),
+        RunError::ResultsTooLarge(_) => (413, ours("payload-too-large"), "Results too large"),
+        RunError::ResultStorageFull(_) => (
+            507,
+            ours("storage-quota-exceeded"),
+            "Storage quota exceeded",
+        ),
         RunError::Host(_) => (500, ours("internal-error"), "Internal server error"),
     }
 }

@@ -61,6 +61,8 @@ impl Registry {
         if self.get(&id).is_ok() {
             return Err(Error::DuplicateProcess(id));
         }
+        self.admit_module(&who.tenant, None, prepared.bytes.len())
+            .await?;
         let digest = self.modules.put(&prepared.bytes)?;
         self.store
             .insert_process(&id, digest, &prepared.package, &who.tenant)
@@ -84,6 +86,8 @@ impl Registry {
             .await?;
         let _changing = self.changes.lock().await;
         let old = self.owned(id, who)?;
+        self.admit_module(&old.owner, Some(id), prepared.bytes.len())
+            .await?;
         let digest = self.modules.put(&prepared.bytes)?;
         self.store
             .replace_process(id, digest, &prepared.package)
@@ -103,6 +107,17 @@ impl Registry {
         self.remove(id);
         tracing::info!(%id, "undeployed");
         self.collect(old.process.digest()).await;
+        Ok(())
+    }
+
+    /// Refuses a component of `bytes` that `owner`'s module quota has no
+    /// room for, `replacing`'s old component not counted. Called with the
+    /// change lock held, so two deployments cannot both take the last room.
+    async fn admit_module(&self, owner: &str, replacing: Option<&str>, bytes: usize) -> Result<()> {
+        let quota = self.quotas.of(owner).await?;
+        if quota.module_bytes.is_some() {
+            quota.check_modules(owner, self.module_bytes_of(owner, replacing), bytes as u64)?;
+        }
         Ok(())
     }
 

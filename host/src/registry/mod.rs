@@ -79,6 +79,7 @@ pub struct Registry {
     store: JobStore,
     fetcher: Fetcher,
     limits: DeployLimits,
+    quotas: crate::tenancy::quota::Quotas,
     entries: RwLock<BTreeMap<String, Entry>>,
     /// Deploy, replace and undeploy one at a time, so that collecting a
     /// module no process uses cannot race a deployment that is about to.
@@ -88,13 +89,14 @@ pub struct Registry {
 impl Registry {
     /// An empty registry running components on `runtime`, keeping deployed
     /// ones in `modules` and `store`, and fetching package hrefs with
-    /// `fetcher`.
+    /// `fetcher`; each tenant's components within its `quotas`.
     pub fn new(
         runtime: Runtime,
         modules: ModuleStore,
         store: JobStore,
         fetcher: Fetcher,
         limits: DeployLimits,
+        quotas: crate::tenancy::quota::Quotas,
     ) -> Self {
         Registry {
             runtime,
@@ -102,6 +104,7 @@ impl Registry {
             store,
             fetcher,
             limits,
+            quotas,
             entries: RwLock::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }
@@ -180,6 +183,19 @@ impl Registry {
 
     fn remove(&self, id: &str) {
         self.entries.write().expect("registry lock").remove(id);
+    }
+
+    /// Bytes of the components of `owner`'s deployed processes, but
+    /// `except`'s (the one being replaced). A component deployed twice
+    /// counts twice: each deployment is the tenant's own.
+    fn module_bytes_of(&self, owner: &str, except: Option<&str>) -> u64 {
+        self.entries
+            .read()
+            .expect("registry lock")
+            .values()
+            .filter(|e| e.mutable && e.owner == owner && Some(e.description.id.as_str()) != except)
+            .map(|e| self.modules.size(&e.process.digest()))
+            .sum()
     }
 
     /// Whether a loaded process still runs module `digest`.

@@ -67,6 +67,12 @@ pub enum RunError {
     /// The outputs break the contract (unknown id, bad file, too large).
     #[error("the process returned invalid outputs: {0}")]
     InvalidOutput(String),
+    /// The results alone are larger than the owner's result storage quota.
+    #[error("{0}")]
+    ResultsTooLarge(String),
+    /// The owner's result storage quota has no room for the results.
+    #[error("{0}")]
+    ResultStorageFull(String),
     /// The host could not set the job up.
     #[error("the job could not be started: {0}")]
     Host(String),
@@ -94,6 +100,7 @@ mod tests {
             },
             RunError::InvalidOutput("too big".into()),
             RunError::Host("disk full".into()),
+            RunError::ResultStorageFull("quota".into()),
         ] {
             let json = serde_json::to_value(&e).unwrap();
             assert_eq!(serde_json::from_value::<RunError>(json).unwrap(), e);

@@ -10,11 +10,13 @@ mod error;
 mod list;
 mod processes;
 mod queries;
+mod quotas;
 mod rows;
 mod tenants;
 mod writer;
 
 pub use error::StoreError;
+pub use quotas::Usage;
 pub use tenants::KeyInfo;
 
 use crate::model::{JobFilter, JobRecord, JobStatus, LogLine};
@@ -127,23 +129,30 @@ impl JobStore {
     /// one. Concurrent callers never get the same job. `None` when the queue
     /// is empty.
     pub async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
-        Ok(self.claim_batch(1, |_| {}).await?.pop())
+        Ok(self.claim_batch(1, None, |_| {}).await?.pop())
     }
 
     /// Like [`claim_next`](Self::claim_next) for up to `limit` jobs at once,
-    /// oldest first. `claimed` sees the jobs as soon as the claim is durable
-    /// and before any later write (a dismissal, say) is answered.
+    /// taken fairly across owners: each owner's queued jobs line up oldest
+    /// first behind the jobs it already runs, and the turns are served in
+    /// order (oldest first among equal turns), so one owner's long queue
+    /// cannot starve another's. An owner never gets more running jobs than
+    /// its own `max_running` quota, or `max_running` when it has none
+    /// (`None`: unlimited). `claimed` sees the jobs as soon as the claim is
+    /// durable and before any later write (a dismissal, say) is answered.
     pub async fn claim_batch(
         &self,
         limit: usize,
+        max_running: Option<u64>,
         claimed: impl FnOnce(&Vec<JobRecord>) + Send + 'static,
     ) -> Result<Vec<JobRecord>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let cap = max_running.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
         self.writer
             .write_then(
                 move |conn| {
                     let mut jobs =
-                        write_returning(conn, queries::CLAIM_NEXT, (now_micros(), limit))?;
+                        write_returning(conn, queries::CLAIM_NEXT, (now_micros(), limit, cap))?;
                     // RETURNING gives rows in no promised order.
                     jobs.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
                     Ok(jobs)
@@ -305,6 +314,30 @@ impl JobStore {
             .fetch_all(&self.reader)
             .await?;
         rows.into_iter().map(LogLine::try_from).collect()
+    }
+
+    /// Deletes final jobs that finished before `cutoff` (none if `None`),
+    /// with their logs, and usage records too old to count for any day's
+    /// fuel; returns the ids of the jobs, whose files the caller removes.
+    pub async fn delete_final_before(
+        &self,
+        cutoff: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<String>, StoreError> {
+        let cutoff = cutoff.map_or(i64::MIN, to_micros);
+        let day_before = now_micros() - 2 * 86_400_000_000;
+        self.writer
+            .write(move |conn| {
+                savepoint(conn, |conn| {
+                    let ids = conn
+                        .prepare_cached(queries::DELETE_FINAL_BEFORE)?
+                        .query_map([cutoff], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    conn.prepare_cached(queries::DELETE_OLD_USAGE)?
+                        .execute([day_before])?;
+                    Ok(ids)
+                })
+            })
+            .await
     }
 
     /// How many jobs are in `status`.

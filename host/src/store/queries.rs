@@ -16,16 +16,37 @@ pub(super) const INSERT: &str = concat!(
 
 pub(super) const GET: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
 
-/// `?1` = now, `?2` = how many. The repeated `status = 'accepted'` outside
-/// the subquery is what makes concurrent claimers safe even if they picked
-/// the same ids.
+/// `?1` = now, `?2` = how many, `?3` = the default cap of running jobs per
+/// owner (NULL: none). A queued job's turn is its place in its owner's
+/// queue plus the jobs its owner already runs; turns are served lowest
+/// first, so every owner gets a job before any gets a second. An owner's
+/// own `max_running` (in `tenant_quotas`) wins over `?3`. The repeated
+/// `status = 'accepted'` outside the subquery is what makes concurrent
+/// claimers safe even if they picked the same ids.
 pub(super) const CLAIM_NEXT: &str = concat!(
     "UPDATE jobs SET status = 'running', started = ?1, updated = ?1, attempts = attempts + 1 ",
-    "WHERE id IN (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created, id LIMIT ?2) ",
+    "WHERE id IN (",
+    "WITH busy AS (SELECT owner, COUNT(*) AS n FROM jobs WHERE status = 'running' GROUP BY owner), ",
+    "queued AS (SELECT j.id, j.created, ",
+    "ROW_NUMBER() OVER (PARTITION BY j.owner ORDER BY j.created, j.id) + COALESCE(b.n, 0) AS turn, ",
+    "COALESCE(json_extract(q.quota, '$.max_running'), ?3) AS cap ",
+    "FROM jobs j LEFT JOIN busy b ON b.owner = j.owner ",
+    "LEFT JOIN tenant_quotas q ON q.tenant_id = j.owner WHERE j.status = 'accepted') ",
+    "SELECT id FROM queued WHERE cap IS NULL OR turn <= cap ORDER BY turn, created, id LIMIT ?2) ",
     "AND status = 'accepted' ",
     "RETURNING ",
     job_columns!()
 );
+
+/// `?1` = cutoff. Logs go with their job (foreign key, cascade).
+pub(super) const DELETE_FINAL_BEFORE: &str = "DELETE FROM jobs \
+     WHERE status IN ('successful', 'failed', 'dismissed') AND finished < ?1 RETURNING id";
+
+/// `?1` = two days ago. A record goes once no day's fuel can count it and
+/// its job keeps no results (deleted, dismissed or failed); those of stored
+/// results stay, as they count against the result storage quota.
+pub(super) const DELETE_OLD_USAGE: &str = "DELETE FROM job_usage \
+     WHERE finished < ?1 AND job_id NOT IN (SELECT id FROM jobs WHERE status = 'successful')";
 
 /// `?1` = now, `?2` = id.
 pub(super) const CLAIM: &str = concat!(

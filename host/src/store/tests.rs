@@ -739,7 +739,7 @@ async fn claim_batch_takes_the_oldest_in_order_and_publishes_before_later_writes
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let published = seen.clone();
     let jobs = store
-        .claim_batch(3, move |jobs| {
+        .claim_batch(3, None, move |jobs: &Vec<JobRecord>| {
             published
                 .lock()
                 .unwrap()
@@ -750,8 +750,145 @@ async fn claim_batch_takes_the_oldest_in_order_and_publishes_before_later_writes
     assert_eq!(ids(&jobs), ["c", "a", "d"]);
     assert_eq!(*seen.lock().unwrap(), ["c", "a", "d"]);
     assert!(jobs.iter().all(|j| j.status == JobStatus::Running));
-    assert_eq!(ids(&store.claim_batch(10, |_| {}).await.unwrap()), ["b"]);
-    assert!(store.claim_batch(10, |_| {}).await.unwrap().is_empty());
+    assert_eq!(
+        ids(&store.claim_batch(10, None, |_| {}).await.unwrap()),
+        ["b"]
+    );
+    assert!(store
+        .claim_batch(10, None, |_| {})
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn claims_take_turns_across_owners_within_their_running_caps() {
+    let (_dir, store) = fresh().await;
+    let owned = |id: &str, owner: &str, at: i64| JobRecord {
+        owner: owner.into(),
+        ..job(id, "p", t(at))
+    };
+    for i in 0..5 {
+        store
+            .insert(&owned(&format!("a{i}"), "alice", i))
+            .await
+            .unwrap();
+    }
+    store.insert(&owned("b0", "bob", 10)).await.unwrap();
+    store.insert(&owned("c0", "carol", 11)).await.unwrap();
+    // Alice already runs one; bob and carol run none, so they go first.
+    assert_eq!(
+        ids(&store.claim_batch(1, None, |_| {}).await.unwrap()),
+        ["a0"]
+    );
+    assert_eq!(
+        ids(&store.claim_batch(2, None, |_| {}).await.unwrap()),
+        ["b0", "c0"]
+    );
+    // A cap of 2 running per owner: alice gets one more, then nothing.
+    assert_eq!(
+        ids(&store.claim_batch(5, Some(2), |_| {}).await.unwrap()),
+        ["a1"]
+    );
+    assert!(store
+        .claim_batch(5, Some(2), |_| {})
+        .await
+        .unwrap()
+        .is_empty());
+    // Her own quota wins over the default cap.
+    let own = crate::tenancy::quota::Quota {
+        max_running: Some(3),
+        ..Default::default()
+    };
+    store.set_tenant_quota("alice", Some(&own)).await.unwrap();
+    assert_eq!(
+        ids(&store.claim_batch(5, Some(2), |_| {}).await.unwrap()),
+        ["a2"]
+    );
+    store.set_tenant_quota("alice", None).await.unwrap();
+    assert_eq!(
+        ids(&store.claim_batch(5, None, |_| {}).await.unwrap()),
+        ["a3", "a4"]
+    );
+}
+
+#[tokio::test]
+async fn usage_counts_fuel_by_day_and_results_of_stored_successful_jobs() {
+    let (_dir, store) = fresh().await;
+    let usage = |fuel, result_bytes| Usage { fuel, result_bytes };
+    store
+        .record_usage("kept", "alice", usage(7, 100), |e| panic!("{e}"))
+        .unwrap();
+    store
+        .record_usage("failed", "alice", usage(5, 50), |e| panic!("{e}"))
+        .unwrap();
+    store
+        .record_usage("other", "bob", usage(1, 1), |e| panic!("{e}"))
+        .unwrap();
+    let mut kept = job("kept", "p", now());
+    kept.status = JobStatus::Successful;
+    let mut failed = job("failed", "p", now());
+    failed.status = JobStatus::Failed;
+    // Written after the usage, so committed after it too.
+    store.insert(&kept).await.unwrap();
+    store.insert(&failed).await.unwrap();
+    assert_eq!(store.result_bytes("alice").await.unwrap(), 100);
+    assert_eq!(
+        store
+            .fuel_since("alice", now() - TimeDelta::hours(1))
+            .await
+            .unwrap(),
+        12
+    );
+    assert_eq!(
+        store
+            .fuel_since("alice", now() + TimeDelta::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    store.dismiss("kept").await.unwrap();
+    assert_eq!(
+        store.result_bytes("alice").await.unwrap(),
+        0,
+        "dismissed results are gone"
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_old_final_jobs_with_their_logs() {
+    let (_dir, store) = fresh().await;
+    let mut old = job("old", "p", t(0));
+    old.status = JobStatus::Successful;
+    old.finished = Some(t(1));
+    let mut queued = job("queued", "p", t(0));
+    queued.status = JobStatus::Accepted;
+    let mut fresh_job = job("new", "p", now());
+    fresh_job.status = JobStatus::Failed;
+    fresh_job.finished = Some(now());
+    for j in [&old, &queued, &fresh_job] {
+        store.insert(j).await.unwrap();
+    }
+    let line = LogLine {
+        time: t(1),
+        level: "info".into(),
+        message: "hi".into(),
+    };
+    store.append_logs("old", &[line]).await.unwrap();
+    assert!(
+        store.delete_final_before(None).await.unwrap().is_empty(),
+        "no retention: kept"
+    );
+    let deleted = store
+        .delete_final_before(Some(now() - TimeDelta::seconds(60)))
+        .await
+        .unwrap();
+    assert_eq!(deleted, ["old"]);
+    assert!(store.get("old").await.unwrap().is_none());
+    assert!(store.logs("old").await.unwrap().is_empty());
+    assert!(
+        store.get("queued").await.unwrap().is_some() && store.get("new").await.unwrap().is_some()
+    );
 }
 
 /// Concurrent writes share transactions; one that fails (a duplicate id)

@@ -7,6 +7,7 @@
 //! see [`crate::model::Visibility`] for who else may see a process.
 
 pub mod keys;
+pub mod quota;
 
 use crate::error::{Error, Result};
 use crate::model::{Principal, Role};
