@@ -12,6 +12,15 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// `wades tenant quota ...` while the server runs; the server trusts its
+/// memory of a tenant's quota for up to a second
+/// (`wades::tenancy::quota::OWN_QUOTA_TTL`), so wait that out.
+fn quota_cli(data: &Path, args: &[&str]) -> String {
+    let out = cli(data, args);
+    std::thread::sleep(Duration::from_millis(1100));
+    out
+}
+
 /// A client acting as one tenant (or anonymously).
 struct As<'a> {
     server: &'a Server,
@@ -245,7 +254,7 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
 
     // Running jobs, set with the CLI while the server runs: a sync job
     // beyond the quota is refused rather than left waiting.
-    cli(&data, &["tenant", "quota", "bob", "--max-running", "0"]);
+    quota_cli(&data, &["tenant", "quota", "bob", "--max-running", "0"]);
     let body = too_many(
         bob.execute("hello-world", json!({"name": "b"}), false),
         "quota-exceeded",
@@ -255,7 +264,7 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
         body["detail"].as_str().unwrap().contains("running"),
         "{body}"
     );
-    let shown = cli(&data, &["tenant", "quota", "bob", "--clear"]);
+    let shown = quota_cli(&data, &["tenant", "quota", "bob", "--clear"]);
     assert!(shown.contains("\"max_running\":null"), "{shown}");
     assert_eq!(
         bob.execute("hello-world", json!({"name": "b"}), false)
@@ -265,7 +274,7 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
     );
 
     // Fuel and memory per job cap what a job gets.
-    cli(&data, &["tenant", "quota", "bob", "--fuel-per-job", "1000"]);
+    quota_cli(&data, &["tenant", "quota", "bob", "--fuel-per-job", "1000"]);
     let body = exception(
         bob.execute("hello-world", json!({"name": "b"}), false),
         500,
@@ -278,8 +287,8 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
             .contains("fuel after 1000 units"),
         "{body}"
     );
-    cli(&data, &["tenant", "quota", "bob", "--clear"]);
-    cli(
+    quota_cli(&data, &["tenant", "quota", "bob", "--clear"]);
+    quota_cli(
         &data,
         &["tenant", "quota", "bob", "--memory-per-job", "65536"],
     );
@@ -289,18 +298,18 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
         "memory-limit",
     );
     assert!(body["detail"].as_str().unwrap().contains("65536"), "{body}");
-    cli(&data, &["tenant", "quota", "bob", "--clear"]);
+    quota_cli(&data, &["tenant", "quota", "bob", "--clear"]);
 
     // Fuel per day: the job that spends it runs; the next waits for
     // midnight UTC. Bob has burnt fuel today already.
-    cli(&data, &["tenant", "quota", "bob", "--fuel-per-day", "1"]);
+    quota_cli(&data, &["tenant", "quota", "bob", "--fuel-per-day", "1"]);
     too_many(
         bob.execute("hello-world", json!({"name": "b"}), false),
         "quota-exceeded",
         86_400,
     );
-    cli(&data, &["tenant", "quota", "bob", "--clear"]);
-    cli(&data, &["tenant", "quota", "dave", "--fuel-per-day", "1"]);
+    quota_cli(&data, &["tenant", "quota", "bob", "--clear"]);
+    quota_cli(&data, &["tenant", "quota", "dave", "--fuel-per-day", "1"]);
     assert_eq!(
         dave.execute("hello-world", json!({"name": "d"}), false)
             .status()
@@ -318,13 +327,13 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
 
     // Result storage: one result larger than the quota is 413, a full
     // quota 507; the job fails and keeps nothing.
-    cli(&data, &["tenant", "quota", "erin", "--result-bytes", "10"]);
+    quota_cli(&data, &["tenant", "quota", "erin", "--result-bytes", "10"]);
     exception(
         erin.execute("echo", json!({"stringInput": "more than ten bytes"}), false),
         413,
         "payload-too-large",
     );
-    cli(
+    quota_cli(
         &data,
         &["tenant", "quota", "erin", "--result-bytes", "1500"],
     );
@@ -353,7 +362,7 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
         .unwrap();
     exception(results, 507, "storage-quota-exceeded");
     // Full before it starts: refused at once, async too.
-    cli(&data, &["tenant", "quota", "erin", "--result-bytes", "800"]);
+    quota_cli(&data, &["tenant", "quota", "erin", "--result-bytes", "800"]);
     exception(
         erin.execute("echo", json!({"stringInput": "x"}), true),
         507,
@@ -455,7 +464,7 @@ fn one_tenants_queue_does_not_starve_another() {
     }
 
     // A tenant capped at one running job waits for it, with slots to spare.
-    cli(&data, &["tenant", "quota", "bob", "--max-running", "1"]);
+    quota_cli(&data, &["tenant", "quota", "bob", "--max-running", "1"]);
     let two = [bob.queue_echo(1.5), bob.queue_echo(1.5)];
     wait_until("bob's first job runs", Duration::from_secs(20), || {
         bob.status(&two[0]) == "running"

@@ -12,6 +12,9 @@ use crate::model::Limits;
 use crate::store::JobStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Retry-After of a full queue or running set: jobs take seconds to
 /// minutes, so sooner would mostly be refused again.
@@ -162,18 +165,30 @@ pub fn start_of_day(now: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
+/// How long a tenant's own quota is trusted from memory. Every job needs
+/// it, twice for sync jobs, and reading it from the database each time
+/// cost more than half of M1's throughput (`bench/`). Changes made through
+/// the admin route apply at once; changes made with `wades tenant quota`
+/// (another process) within this time.
+pub const OWN_QUOTA_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The quotas in force: the operator's defaults and each tenant's own.
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Quotas {
     store: JobStore,
     defaults: Quota,
+    own: Arc<Mutex<HashMap<String, (Instant, Quota)>>>,
 }
 
 impl Quotas {
     /// Quotas read from `store`, falling back to `defaults`.
     pub fn new(store: JobStore, defaults: Quota) -> Self {
-        Quotas { store, defaults }
+        Quotas {
+            store,
+            defaults,
+            own: Arc::default(),
+        }
     }
 
     /// The server-wide defaults.
@@ -186,14 +201,28 @@ impl Quotas {
         Ok(self.own(tenant).await?.over(&self.defaults))
     }
 
-    /// `tenant`'s own values (all `None` if an admin set none).
+    /// `tenant`'s own values (all `None` if an admin set none), at most
+    /// [`OWN_QUOTA_TTL`] old.
     pub async fn own(&self, tenant: &str) -> Result<Quota> {
-        Ok(self.store.tenant_quota(tenant).await?.unwrap_or_default())
+        if let Some((read, quota)) = self.own.lock().expect("quota cache").get(tenant) {
+            if read.elapsed() < OWN_QUOTA_TTL {
+                return Ok(quota.clone());
+            }
+        }
+        let read = Instant::now();
+        let quota = self.store.tenant_quota(tenant).await?.unwrap_or_default();
+        self.own
+            .lock()
+            .expect("quota cache")
+            .insert(tenant.to_string(), (read, quota.clone()));
+        Ok(quota)
     }
 
     /// Sets `tenant`'s own values; `None` goes back to the defaults.
     pub async fn set_own(&self, tenant: &str, quota: Option<&Quota>) -> Result<()> {
-        Ok(self.store.set_tenant_quota(tenant, quota).await?)
+        self.store.set_tenant_quota(tenant, quota).await?;
+        self.own.lock().expect("quota cache").remove(tenant);
+        Ok(())
     }
 
     /// Refuses a new async job of `tenant` when its queue is full, its
