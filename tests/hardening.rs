@@ -4,22 +4,10 @@
 
 mod common;
 
-use common::{cli, client, Server};
-use reqwest::blocking::Response;
+use common::{cli, client, exception, Server};
+
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn exception(r: Response, code: u16, kind: &str) -> Value {
-    assert_eq!(r.status().as_u16(), code, "expected {code} {kind}");
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
-    let body: Value = r.json().unwrap();
-    assert!(body["type"].as_str().unwrap().ends_with(kind), "{body}");
-    assert_eq!(body["status"], code, "{body}");
-    body
-}
 
 #[test]
 fn the_rate_limit_is_per_identity() {

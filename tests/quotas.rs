@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{cli, client, guests, Server};
-use reqwest::blocking::{RequestBuilder, Response};
+use common::{cli, exception, guests, tenant, As, Server};
+use reqwest::blocking::Response;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,21 +21,7 @@ fn quota_cli(data: &Path, args: &[&str]) -> String {
     out
 }
 
-/// A client acting as one tenant (or anonymously).
-struct As<'a> {
-    server: &'a Server,
-    key: Option<String>,
-}
-
 impl As<'_> {
-    fn req(&self, method: &str, path: &str) -> RequestBuilder {
-        let r = client().request(method.parse().unwrap(), self.server.url(path));
-        match &self.key {
-            Some(k) => r.bearer_auth(k),
-            None => r,
-        }
-    }
-
     /// Executes `process` with `inputs`, async or sync.
     fn execute(&self, process: &str, inputs: Value, run_async: bool) -> Response {
         let mut r = self
@@ -71,29 +57,6 @@ impl As<'_> {
 
 fn path_of(base: &str, url: &str) -> String {
     url.strip_prefix(base).unwrap().to_string()
-}
-
-/// Adds tenant `id` with `role` and returns a fresh key for it.
-fn tenant(data: &Path, id: &str, role: &str) -> String {
-    cli(data, &["tenant", "add", id, "--role", role]);
-    cli(data, &["key", "create", id]).trim().to_string()
-}
-
-/// Checks an OGC exception of `code` whose type ends with `kind`.
-fn exception(r: Response, code: u16, kind: &str) -> Value {
-    assert_eq!(r.status().as_u16(), code, "expected {code} {kind}");
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
-    let body: Value = r.json().unwrap();
-    assert!(body["type"].as_str().unwrap().ends_with(kind), "{body}");
-    assert_eq!(body["status"], code, "{body}");
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
-    body
 }
 
 /// Checks a 429 with a Retry-After of at most `max` seconds.

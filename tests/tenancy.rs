@@ -4,31 +4,12 @@
 
 mod common;
 
-use common::{cli, client, guests, Server};
-use reqwest::blocking::{RequestBuilder, Response};
+use common::{cli, client, exception, guests, tenant, As, Server};
+use reqwest::blocking::Response;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::Path;
-
-/// A client of the server acting as one tenant (or anonymously).
-struct As<'a> {
-    server: &'a Server,
-    key: Option<String>,
-}
 
 impl As<'_> {
-    fn req(&self, method: &str, path: &str) -> RequestBuilder {
-        let r = client().request(method.parse().unwrap(), self.server.url(path));
-        match &self.key {
-            Some(k) => r.bearer_auth(k),
-            None => r,
-        }
-    }
-
-    fn get(&self, path: &str) -> Response {
-        self.req("GET", path).send().unwrap()
-    }
-
     fn deploy(&self, id: &str, extra: Value) -> Response {
         let wasm = std::fs::read(guests().join("hello-world.wasm")).unwrap();
         let mut package = json!({
@@ -74,19 +55,6 @@ fn base64(bytes: &[u8]) -> String {
 
 fn status(r: Response) -> u16 {
     r.status().as_u16()
-}
-
-/// Adds tenant `id` with `role` and returns a fresh key for it.
-fn tenant(data: &Path, id: &str, role: &str) -> String {
-    cli(data, &["tenant", "add", id, "--role", role]);
-    cli(data, &["key", "create", id]).trim().to_string()
-}
-
-fn exception(r: Response, code: u16, kind: &str) -> Value {
-    assert_eq!(r.status().as_u16(), code);
-    let body: Value = r.json().unwrap();
-    assert!(body["type"].as_str().unwrap().ends_with(kind), "{body}");
-    body
 }
 
 #[test]

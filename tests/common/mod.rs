@@ -269,3 +269,52 @@ pub fn serve_bytes(body: Vec<u8>, media_type: &'static str) -> String {
     });
     format!("http://{addr}")
 }
+
+/// A client of `server` acting as one tenant (by its API key) or
+/// anonymously. Test files add the requests they need in their own
+/// `impl As` blocks.
+pub struct As<'a> {
+    pub server: &'a Server,
+    pub key: Option<String>,
+}
+
+impl As<'_> {
+    /// A request to `path` with this identity's credentials.
+    pub fn req(&self, method: &str, path: &str) -> reqwest::blocking::RequestBuilder {
+        let r = client().request(method.parse().unwrap(), self.server.url(path));
+        match &self.key {
+            Some(k) => r.bearer_auth(k),
+            None => r,
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.req("GET", path).send().unwrap()
+    }
+}
+
+/// Adds tenant `id` with `role` (with the CLI, on `data`) and returns a
+/// fresh API key for it.
+pub fn tenant(data: &Path, id: &str, role: &str) -> String {
+    cli(data, &["tenant", "add", id, "--role", role]);
+    cli(data, &["key", "create", id]).trim().to_string()
+}
+
+/// Asserts an OGC exception document of `code` whose `type` ends with
+/// `kind` (JSON, with `status`, `title` and `detail`), and returns it.
+pub fn exception(r: reqwest::blocking::Response, code: u16, kind: &str) -> serde_json::Value {
+    assert_eq!(r.status().as_u16(), code, "expected {code} {kind}");
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let body: serde_json::Value = r.json().unwrap();
+    assert!(body["type"].as_str().unwrap().ends_with(kind), "{body}");
+    assert_eq!(body["status"], code, "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

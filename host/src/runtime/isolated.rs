@@ -268,6 +268,7 @@ fn child(spec: &str) -> Result<(), (i32, String)> {
     let spec: Spec = serde_json::from_str(spec).map_err(|e| host("bad compile spec", &e))?;
     // Before the first byte of the upload is read, let alone compiled.
     limit_self(&spec).map_err(|e| host("setting the compile budget", &e))?;
+    exit_with_parent();
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
@@ -333,6 +334,30 @@ fn limit_self(spec: &Spec) -> std::io::Result<()> {
     set(libc::RLIMIT_CPU, spec.cpu_seconds, spec.cpu_seconds + 1)?;
     set(libc::RLIMIT_AS, spec.memory_bytes, spec.memory_bytes)
 }
+
+/// Ends this child when the server that started it is gone (killed with
+/// SIGKILL, say), which `kill_on_drop` cannot see to: nobody would load
+/// the artifact, and a background compile would hold CPU for nothing.
+/// Polling the parent id, unlike `PR_SET_PDEATHSIG`, does not depend on
+/// which of the parent's threads spawned the child.
+#[cfg(unix)]
+fn exit_with_parent() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let _ = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .stack_size(64 << 10)
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: as above.
+            if unsafe { libc::getppid() } != parent {
+                std::process::exit(EXIT_HOST);
+            }
+        });
+}
+
+#[cfg(not(unix))]
+fn exit_with_parent() {}
 
 /// Without setrlimit there is no budget, so nothing untrusted is compiled.
 #[cfg(not(unix))]
