@@ -336,7 +336,7 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
     let size = std::fs::metadata(guests().join("hello-world.wasm"))
         .unwrap()
         .len();
-    cli(
+    quota_cli(
         &data,
         &[
             "tenant",
@@ -347,7 +347,7 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
         ],
     );
     exception(alice.deploy("alices-a"), 413, "payload-too-large");
-    cli(
+    quota_cli(
         &data,
         &[
             "tenant",
