@@ -100,30 +100,12 @@ fn quotas_refuse_what_is_over_and_clamp_what_runs() {
             ("WADES_RUNNING_JOBS", "1"),
         ],
     );
-    let alice = As {
-        server: &s,
-        key: Some(alice_key),
-    };
-    let bob = As {
-        server: &s,
-        key: Some(bob_key),
-    };
-    let ops = As {
-        server: &s,
-        key: Some(ops_key),
-    };
-    let dave = As {
-        server: &s,
-        key: Some(dave_key),
-    };
-    let erin = As {
-        server: &s,
-        key: Some(erin_key),
-    };
-    let anon = As {
-        server: &s,
-        key: None,
-    };
+    let alice = As::key(&s, &alice_key);
+    let bob = As::key(&s, &bob_key);
+    let ops = As::key(&s, &ops_key);
+    let dave = As::key(&s, &dave_key);
+    let erin = As::key(&s, &erin_key);
+    let anon = As::anonymous(&s);
 
     // Queued jobs: the default quota of 2 from [quotas].
     let running = alice.queue_echo(60.0);
@@ -392,14 +374,8 @@ fn one_tenants_queue_does_not_starve_another() {
     let alice_key = tenant(&data, "alice", "user");
     let bob_key = tenant(&data, "bob", "user");
     let s = Server::start_env(&dir, &[("WADES_RUNNING_JOBS", "2")]);
-    let alice = As {
-        server: &s,
-        key: Some(alice_key),
-    };
-    let bob = As {
-        server: &s,
-        key: Some(bob_key),
-    };
+    let alice = As::key(&s, &alice_key);
+    let bob = As::key(&s, &bob_key);
 
     let alices: Vec<String> = (0..8).map(|_| alice.queue_echo(2.0)).collect();
     wait_until("two of alice's jobs run", Duration::from_secs(20), || {

@@ -66,22 +66,10 @@ fn private_processes_and_jobs_are_invisible_to_other_tenants() {
     let bob_key = tenant(&data, "bob", "user");
     let ops_key = tenant(&data, "ops", "admin");
     let s = Server::start(&dir);
-    let alice = As {
-        server: &s,
-        key: Some(alice_key),
-    };
-    let bob = As {
-        server: &s,
-        key: Some(bob_key),
-    };
-    let ops = As {
-        server: &s,
-        key: Some(ops_key),
-    };
-    let anon = As {
-        server: &s,
-        key: None,
-    };
+    let alice = As::key(&s, &alice_key);
+    let bob = As::key(&s, &bob_key);
+    let ops = As::key(&s, &ops_key);
+    let anon = As::anonymous(&s);
 
     // Smuggled ownership and visibility members change nothing.
     let r = alice.deploy("alices", json!({"owner": "bob", "visibility": "public"}));
@@ -206,14 +194,8 @@ fn roles_and_credentials_are_enforced() {
     );
 
     let s = Server::start(&dir);
-    let bob = As {
-        server: &s,
-        key: Some(bob_key),
-    };
-    let anon = As {
-        server: &s,
-        key: None,
-    };
+    let bob = As::key(&s, &bob_key);
+    let anon = As::anonymous(&s);
     let body = exception(bob.deploy("bobs", json!({})), 403, "forbidden");
     assert!(
         body["detail"].as_str().unwrap().contains("developer"),
@@ -224,14 +206,11 @@ fn roles_and_credentials_are_enforced() {
     exception(r, 401, "unauthorized");
 
     for bad in [
-        Some(revoked.as_str()),
-        Some("wades_not-a-key"),
-        Some("eyJhbGciOiJub25lIn0.e30."),
+        revoked.as_str(),
+        "wades_not-a-key",
+        "eyJhbGciOiJub25lIn0.e30.",
     ] {
-        let who = As {
-            server: &s,
-            key: bad.map(String::from),
-        };
+        let who = As::key(&s, bad);
         exception(who.get("/processes"), 401, "unauthorized");
         exception(who.get("/jobs"), 401, "unauthorized");
     }
@@ -245,10 +224,7 @@ fn roles_and_credentials_are_enforced() {
 
     let closed = tempfile::tempdir().unwrap();
     let s = Server::start_env(&closed, &[("WADES_ANONYMOUS", "none")]);
-    let anon = As {
-        server: &s,
-        key: None,
-    };
+    let anon = As::anonymous(&s);
     exception(anon.get("/processes"), 401, "unauthorized");
     exception(anon.execute("echo", false), 401, "unauthorized");
     assert_eq!(status(anon.get("/")), 200, "the landing page stays open");

@@ -278,7 +278,20 @@ pub struct As<'a> {
     pub key: Option<String>,
 }
 
-impl As<'_> {
+impl<'a> As<'a> {
+    /// A client of `server` sending `key`.
+    pub fn key(server: &'a Server, key: &str) -> Self {
+        As {
+            server,
+            key: Some(key.to_string()),
+        }
+    }
+
+    /// A client of `server` sending no credentials.
+    pub fn anonymous(server: &'a Server) -> Self {
+        As { server, key: None }
+    }
+
     /// A request to `path` with this identity's credentials.
     pub fn req(&self, method: &str, path: &str) -> reqwest::blocking::RequestBuilder {
         let r = client().request(method.parse().unwrap(), self.server.url(path));
