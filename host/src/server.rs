@@ -59,6 +59,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         &config.data_dir,
         config.jobs(),
         quotas.clone(),
+        config.cwl.docker.clone(),
     )?;
     jobs.start().await?;
     jobs.start_sweeper(retention);
