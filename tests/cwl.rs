@@ -500,6 +500,38 @@ fn a_workflow_of_container_steps_runs_as_a_job_with_files_in_and_out() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().unwrap(), "hey hey\n");
 
+    // A failing step fails the job, and what it said is in the job's log.
+    let fails = tool("fails", "[]", "[]", "echo boom >&2; exit 3");
+    created(deploy(&s, &fails, "application/cwl+yaml", ""), "fails");
+    let r = s
+        .client()
+        .post(s.url("/processes/fails/execution"))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    let job = r.headers()["location"].to_str().unwrap().to_string();
+    let status = wait_final_with(&s.client(), &job, Duration::from_secs(60));
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 3"),
+        "{status}"
+    );
+    let log = s
+        .client()
+        .get(format!("{job}/logs"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        log.contains("step 'fails' stderr: boom") && log.contains("exited with code 3"),
+        "{log}"
+    );
+
     // An input that cannot be fetched is the client's fault.
     let r = s
         .client()

@@ -3,10 +3,13 @@
 //! process with the server's backends only ([`placement::server_runner`]:
 //! never a host command), and the CWL outputs become job results (Files
 //! copied into the job's `outputs` folder and served by reference, other
-//! values inline). Dismissing the job drops the run, which kills and
-//! removes its containers.
+//! values inline). Steps are logged to the job's log ([`LoggedSteps`]).
+//! Dismissing the job drops the run, which kills and removes its
+//! containers.
 
+use super::cwl_log::LoggedSteps;
 use super::{usage, Inner, JobRequest};
+use crate::cwl::backend::StepBackend;
 use crate::cwl::describe::{media_type, OCTET_STREAM};
 use crate::cwl::docker::{DockerBackend, DockerConfig};
 use crate::cwl::placement;
@@ -81,11 +84,12 @@ pub(super) async fn execute(
         .of(&job.owner)
         .await
         .map_err(|e| RunError::Host(e.to_string()))?;
-    let docker = inner
-        .cwl
-        .docker()
-        .await?
-        .map(|d| d as Arc<dyn crate::cwl::backend::StepBackend>);
+    let logs_dir = root.join("logs");
+    std::fs::create_dir_all(&logs_dir).map_err(|e| RunError::Host(format!("job folders: {e}")))?;
+    let (events, drain) = super::events::sink(inner.store.clone(), job.id.clone());
+    let docker = inner.cwl.docker().await?.map(|d| {
+        Arc::new(LoggedSteps::new(d, events.clone(), logs_dir.clone())) as Arc<dyn StepBackend>
+    });
     let runner = placement::server_runner(
         RunnerOptions {
             tmp_root: Some(root.join("work")),
@@ -108,7 +112,10 @@ pub(super) async fn execute(
         _ = cancel.cancelled() => Err(RunError::Cancelled),
         _ = sleep_for(limit) => Err(RunError::Timeout { limit: limit.unwrap_or_default() }),
     };
-    drop(runner);
+    // The log is complete once every holder of the sink is gone.
+    drop((runner, events));
+    let _ = drain.await;
+    super::remove_dir(&logs_dir);
     let out = match outcome {
         Ok(out) => out,
         Err(e) => {

@@ -19,6 +19,7 @@
 //! finds the handle.
 
 mod cwl;
+mod cwl_log;
 mod events;
 mod retention;
 mod staging;
