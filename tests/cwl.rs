@@ -332,6 +332,17 @@ fn host_commands_and_files_of_the_server_are_refused_at_deploy() {
         "invalid-parameter",
     );
     assert!(detail.contains("self-contained"), "{detail}");
+    // A requirement the runner does not have can never be met.
+    let mpi = tool("mpi", "[]", "[]", "true").replace(
+        "requirements:\n",
+        "requirements:\n  MPIRequirement: {processes: 2}\n",
+    );
+    let detail = exception(
+        deploy(&s, &mpi, "application/cwl+yaml", ""),
+        400,
+        "invalid-parameter",
+    );
+    assert!(detail.contains("MPIRequirement"), "{detail}");
     let r = s.client().get(s.url("/processes/plain")).send().unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

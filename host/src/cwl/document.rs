@@ -83,6 +83,29 @@ pub fn load_deployed(text: &str, w: Option<&str>) -> Result<Deployed, DocumentEr
     Ok(Deployed { process, id })
 }
 
+/// Why `process` (or a process it runs) can never run here, if it cannot:
+/// a requirement this runner does not know, or an abstract `Operation`.
+/// Refused at deploy rather than failing every job.
+pub fn unrunnable(process: &Process) -> Option<String> {
+    use super::model::ProcessKind;
+    if let Err(e) = super::runner::check_requirements(&process.requirements) {
+        return Some(format!("{}: {e}", process.label()));
+    }
+    match &process.kind {
+        ProcessKind::Operation => Some(format!(
+            "{} is abstract (an Operation) and cannot run",
+            process.label()
+        )),
+        ProcessKind::Workflow(wf) => wf.steps.iter().find_map(|step| {
+            match super::runner::check_requirements(&step.requirements) {
+                Err(e) => Some(format!("step '{}': {e}", step.id)),
+                Ok(()) => unrunnable(&step.run),
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Whether the document's `$graph` has a process with this id (or the
 /// document itself has it).
 pub fn has_process(text: &str, id: &str) -> bool {
@@ -201,6 +224,20 @@ mod tests {
             Err(DocumentError::WorkflowNotFound(_))
         ));
         assert!(has_process(packed, "b") && !has_process(packed, "main"));
+    }
+
+    #[test]
+    fn knows_what_can_never_run() {
+        let mpi = TOOL.replace(
+            "inputs:",
+            "requirements:\n  MPIRequirement: {processes: 2}\ninputs:",
+        );
+        let d = load_deployed(&mpi, None).unwrap();
+        assert!(unrunnable(&d.process).is_some_and(|m| m.contains("MPIRequirement")));
+        assert_eq!(
+            unrunnable(&load_deployed(TOOL, None).unwrap().process),
+            None
+        );
     }
 
     #[test]

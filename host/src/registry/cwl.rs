@@ -6,7 +6,7 @@
 use super::deploy::Loaded;
 use super::{CwlProcess, Implementation, Registry};
 use crate::cwl::describe::describe;
-use crate::cwl::document::{has_process, load_deployed, DocumentError};
+use crate::cwl::document::{has_process, load_deployed, unrunnable, DocumentError};
 use crate::cwl::{docker_unit, placement};
 use crate::error::{Error, Result};
 use crate::model::Digest;
@@ -33,6 +33,11 @@ impl Registry {
             DocumentError::WorkflowNotFound(m) => Error::WorkflowNotFound(m),
             DocumentError::Invalid(m) => Error::InvalidParameter(m),
         })?;
+        if let Some(why) = unrunnable(&deployed.process) {
+            return Err(Error::InvalidParameter(format!(
+                "this server cannot run the CWL process: {why}"
+            )));
+        }
         let host = placement::host_commands(&deployed.process);
         if !host.is_empty() {
             return Err(Error::InvalidParameter(format!(
