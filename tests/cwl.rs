@@ -348,6 +348,47 @@ fn host_commands_and_files_of_the_server_are_refused_at_deploy() {
 }
 
 #[test]
+fn a_job_gets_no_file_of_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_developer(&dir, &[]);
+    // An expression may make up a File anywhere: the job may not read it.
+    let peek = r#"
+cwlVersion: v1.2
+class: ExpressionTool
+id: peek
+requirements: {InlineJavascriptRequirement: {}}
+inputs: {any: Any?}
+outputs: {f: File}
+expression: '${return {"f": {"class": "File", "location": "file:///etc/hostname"}};}'
+"#;
+    created(deploy(&s, peek, "application/cwl+yaml", ""), "peek");
+    let r = s
+        .client()
+        .post(s.url("/processes/peek/execution"))
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 500, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside the job's folder"),
+        "{body}"
+    );
+    // Nor may a value name one.
+    let r = s
+        .client()
+        .post(s.url("/processes/peek/execution"))
+        .json(&json!({"inputs": {"any": {"value": {"class": "File", "location": "file:///etc/hostname"}, "mediaType": "application/json"}}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 400, "{body}");
+}
+
+#[test]
 fn the_description_is_derived_from_the_cwl_and_valid() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_developer(&dir, &[]);

@@ -93,6 +93,7 @@ pub(super) async fn execute(
     let runner = placement::server_runner(
         RunnerOptions {
             tmp_root: Some(root.join("work")),
+            confine: Some(root.clone()),
             max_parallel: 2,
             ..RunnerOptions::default()
         },
@@ -262,9 +263,15 @@ async fn to_cwl(
                 .fetch(&href)
                 .await
                 .map_err(|e| e.to_string())?;
-            serde_json::from_slice(&fetched.bytes).unwrap_or_else(|_| {
+            let value = serde_json::from_slice(&fetched.bytes).unwrap_or_else(|_| {
                 Json::String(String::from_utf8_lossy(&fetched.bytes).into_owned())
-            })
+            });
+            if names_files(&value) {
+                return Err(format!(
+                    "input '{id}': the value at {href} holds File or Directory objects; give files as inputs of type File"
+                ));
+            }
+            value
         }
         other => {
             return Err(format!(
