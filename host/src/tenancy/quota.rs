@@ -214,7 +214,7 @@ impl Quotas {
         self.own
             .lock()
             .expect("quota cache")
-            .insert(tenant.to_string(), (read, quota.clone()));
+            .insert(tenant.to_string(), (read, quota));
         Ok(quota)
     }
 
