@@ -22,19 +22,31 @@ pub(super) const GET: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHER
 /// first, so every owner gets a job before any gets a second. An owner's
 /// own `max_running` (in `tenant_quotas`) wins over `?3`. The repeated
 /// `status = 'accepted'` outside the subquery is what makes concurrent
-/// claimers safe even if they picked the same ids. `finished IS NULL`
-/// lets SQLite use the open-jobs indexes.
+/// claimers safe even if they picked the same ids.
+///
+/// The claim runs on the writer, so its cost is every other write's wait:
+/// it must not grow with the queue. `owners` walks the owners with queued
+/// jobs by seeking from one to the next in `jobs_open`, and only each
+/// owner's `?2` oldest jobs are ranked, so a claim reads a few index
+/// entries per owner however many jobs wait. (`finished IS NULL` lets
+/// SQLite use that partial index.)
 pub(super) const CLAIM_NEXT: &str = concat!(
     "UPDATE jobs SET status = 'running', started = ?1, updated = ?1, attempts = attempts + 1 ",
     "WHERE id IN (",
-    "WITH busy AS (SELECT owner, COUNT(*) AS n FROM jobs ",
+    "WITH RECURSIVE owners (o) AS (",
+    "SELECT (SELECT MIN(owner) FROM jobs WHERE status = 'accepted' AND finished IS NULL) ",
+    "UNION ALL SELECT (SELECT MIN(owner) FROM jobs ",
+    "WHERE status = 'accepted' AND finished IS NULL AND owner > o) FROM owners WHERE o IS NOT NULL), ",
+    "busy AS (SELECT owner, COUNT(*) AS n FROM jobs ",
     "WHERE status = 'running' AND finished IS NULL GROUP BY owner), ",
     "queued AS (SELECT j.id, j.created, ",
     "ROW_NUMBER() OVER (PARTITION BY j.owner ORDER BY j.created, j.id) + COALESCE(b.n, 0) AS turn, ",
     "COALESCE(json_extract(q.quota, '$.max_running'), ?3) AS cap ",
-    "FROM jobs j LEFT JOIN busy b ON b.owner = j.owner ",
-    "LEFT JOIN tenant_quotas q ON q.tenant_id = j.owner ",
-    "WHERE j.status = 'accepted' AND j.finished IS NULL) ",
+    "FROM owners JOIN jobs j ON j.id IN (SELECT id FROM jobs ",
+    "WHERE status = 'accepted' AND finished IS NULL AND owner = owners.o ",
+    "ORDER BY created, id LIMIT ?2) ",
+    "LEFT JOIN busy b ON b.owner = j.owner ",
+    "LEFT JOIN tenant_quotas q ON q.tenant_id = j.owner) ",
     "SELECT id FROM queued WHERE cap IS NULL OR turn <= cap ORDER BY turn, created, id LIMIT ?2) ",
     "AND status = 'accepted' ",
     "RETURNING ",

@@ -12,7 +12,7 @@ const SET_QUOTA: &str =
 const CLEAR_QUOTA: &str = "DELETE FROM tenant_quotas WHERE tenant_id = ?1";
 const QUOTA: &str = "SELECT quota FROM tenant_quotas WHERE tenant_id = ?";
 /// Only open statuses (`accepted`, `running`) are counted: `finished IS
-/// NULL` is what lets the count use `jobs_owner_open`.
+/// NULL` is what lets the count use `jobs_open`.
 const COUNT_OWNED: &str =
     "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status = ? AND finished IS NULL";
 /// `?1` = owner, `?2` = since, `?3` = the day of `since`. A job's fuel
