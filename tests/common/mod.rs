@@ -292,6 +292,24 @@ impl<'a> As<'a> {
         As { server, key: None }
     }
 
+    /// A client that sends this identity's credentials with every request
+    /// and keeps its connections, e.g. for polling full URLs.
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = &self.key {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {key}").parse().unwrap(),
+            );
+        }
+        reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
     /// A request to `path` with this identity's credentials.
     pub fn req(&self, method: &str, path: &str) -> reqwest::blocking::RequestBuilder {
         let r = client().request(method.parse().unwrap(), self.server.url(path));
