@@ -35,6 +35,9 @@
 //! A requirement is only ever run by the [`WasmBackend`]; a hint lets a
 //! runner without one fall back to the tool's command line. The
 //! components come from a [`WasmCatalog`] the runner's owner provides.
+//! A guest that fails (a trap, running out of fuel, memory or time) fails
+//! its step with the runtime's reason. Dropping the run (a dismissed job)
+//! drops the guest's store, which stops it.
 
 pub use super::wasm_catalog::{ComponentRef, DirCatalog, WasmCatalog};
 
