@@ -283,6 +283,18 @@ async fn a_wasi_command_is_found_by_id_path_or_digest_and_runs_under_its_fuel() 
     );
 }
 
+/// A WASI command has no shell to run a ShellCommandRequirement's line.
+#[tokio::test]
+async fn a_wasi_command_under_shell_command_requirement_is_unsupported() {
+    let s = setup();
+    let cwl = wc_tool("  ShellCommandRequirement: {}\nbaseCommand: wc\ninputs: []\noutputs: []\n");
+    let err = s.run(&cwl, json!({})).await.unwrap_err();
+    assert!(
+        matches!(&err, CwlError::Unsupported(m) if m.contains("ShellCommandRequirement")),
+        "{err:?}"
+    );
+}
+
 fn hostile_tool(fuel: u64) -> String {
     format!(
         r#"cwlVersion: v1.2

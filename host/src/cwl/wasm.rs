@@ -44,7 +44,7 @@ pub use super::wasm_catalog::{ComponentRef, DirCatalog, WasmCatalog};
 use super::backend::{StepBackend, StepJob, StepOutcome};
 use super::docker_paths::{PathMap, STAGE_DIR};
 use super::model::{find_class, Effective, Process};
-use super::{fail, invalid, Result};
+use super::{fail, invalid, CwlError, Result};
 use crate::model::{Digest, Limits};
 use crate::runtime::{CommandJob, Job, JobDirs, Preopen, Runtime};
 use futures::future::BoxFuture;
@@ -90,10 +90,20 @@ pub(crate) fn request(process: &Process, effective: &Effective) -> Result<Option
                 .iter()
                 .find_map(|c| find_class(&effective.hints, c).map(|r| (r, false)))
         });
-    match found {
-        Some((spec, required)) => parse(spec, required, &process.base_dir).map(Some),
-        None => Ok(None),
+    let Some((spec, required)) = found else {
+        return Ok(None);
+    };
+    let request = parse(spec, required, &process.base_dir)?;
+    // The command line would be `/bin/sh -c …`: there is no shell inside.
+    if matches!(request.target, WasmTarget::Command(_))
+        && effective.requirement("ShellCommandRequirement").is_some()
+    {
+        return Err(CwlError::Unsupported(format!(
+            "{}: a WASI command cannot run under ShellCommandRequirement",
+            process.label()
+        )));
     }
+    Ok(Some(request))
 }
 
 /// The spellings of the class: the full IRI, any prefix the document maps
