@@ -21,7 +21,9 @@
 //!   ([`runner::RunnerOptions::allow_host_commands`]);
 //!   [`docker::DockerBackend`] runs tools with a `DockerRequirement` in
 //!   hardened containers of the local Docker engine, with paths mapped by
-//!   [`docker_paths`].
+//!   [`docker_paths`]; [`wasm::WasmBackend`] runs tools with a
+//!   `wades:WasmRequirement` in the wasm sandbox, as a wades process
+//!   ([`wasm_values`]) or a WASI command, from a [`wasm_catalog`].
 //!
 //! No HTTP types live here: the server will wrap this module, the
 //! `wades cwl-runner` command line ([`cli`]) drives it directly.
@@ -40,6 +42,9 @@ pub mod outputs;
 pub mod runner;
 pub mod tool;
 pub mod types;
+pub mod wasm;
+pub mod wasm_catalog;
+pub mod wasm_values;
 pub mod workflow;
 
 pub use load::load_document;
