@@ -8,13 +8,11 @@
 //!
 //! The clients are installed into a virtualenv at `target/client-venv`
 //! (the Part 2 client into `target/client-venv-unity`, from
-//! `requirements-unity.txt`), made once with `python3 -m venv` and reused:
-//! `pip install -r` runs again only when the requirements change (a stamp
-//! file holds the ones installed).
+//! `requirements-unity.txt`) by `common::venv`.
 
 mod common;
 
-use common::Server;
+use common::{venv, Server};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,92 +20,23 @@ use std::time::{Duration, Instant};
 /// What one script may take, server work included.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
-/// Runs `cmd` to completion, panicking with its output when it fails.
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The virtualenv's python, with the requirements installed.
 fn venv_python() -> PathBuf {
-    venv("client-venv", "requirements.txt")
+    venv::python("client-venv", &clients_dir().join("requirements.txt"))
 }
 
 /// The Part 2 client's virtualenv (`target/client-venv-unity`, from
 /// `tests/clients/requirements-unity.txt`): its urllib3 bound conflicts
 /// with what ogc-api-processes-client needs.
 fn unity_python() -> PathBuf {
-    venv("client-venv-unity", "requirements-unity.txt")
-}
-
-/// The python of virtualenv `target/<name>`, with `tests/clients/<requirements>`
-/// installed.
-fn venv(name: &str, requirements: &str) -> PathBuf {
-    let venv = root().join("target").join(name);
-    let python = venv.join("bin/python");
-    let requirements = clients_dir().join(requirements);
-    // The stamp is a copy of the requirements the venv was made from.
-    let wanted = std::fs::read_to_string(&requirements)
-        .unwrap_or_else(|e| panic!("{}: {e}", requirements.display()));
-    let stamp = venv.join("requirements.stamp");
-
-    // A venv whose interpreter is gone (python upgraded) is made anew.
-    let works = python.exists()
-        && Command::new(&python)
-            .args(["-c", "pass"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if !works {
-        if venv.exists() {
-            std::fs::remove_dir_all(&venv).expect("remove the broken venv");
-        }
-        println!("creating {} with python3 -m venv", venv.display());
-        run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "python3 -m venv (python3 with its venv module is needed)",
-        );
-    }
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return python;
-    }
-    let _ = std::fs::remove_file(&stamp);
-    println!("pip install -r {}", requirements.display());
-    let start = Instant::now();
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "-r",
-            ])
-            .arg(&requirements),
-        &format!("pip install -r {}", requirements.display()),
-    );
-    println!("installed in {:.1?}", start.elapsed());
-    std::fs::write(&stamp, wanted).expect("write the requirements stamp");
-    python
+    venv::python(
+        "client-venv-unity",
+        &clients_dir().join("requirements-unity.txt"),
+    )
 }
 
 /// Runs one client script against `base`; `Err` holds why and everything

@@ -478,6 +478,13 @@ fn packages_by_value_by_href_and_by_digest_and_the_package_served_back() {
         .send()
         .unwrap();
     assert_eq!(r.bytes().unwrap().to_vec(), component("echo"));
+    // Only the two forms there are (schemathesis found any `f` accepted).
+    let r = s
+        .client()
+        .get(s.url("/processes/echo/package?f=xml"))
+        .send()
+        .unwrap();
+    exception(r, 400, "invalid-parameter");
 }
 
 #[test]

@@ -16,11 +16,14 @@
 //! - `deploy`: against the real server: M7 (deploying the ~2.8 MB
 //!   `validate-json` component, cold, against compiling it in-process; the
 //!   first execute after a restart, from the artifact cache).
+//! - `m10`: M10 (the per-step overhead of a chain of 100 CWL steps that are
+//!   wasm processes, side by side with cwltool running native commands).
 //!
-//! `cargo xtask bench [hello|nd|http|deploy] [--quick]`
+//! `cargo xtask bench [hello|nd|http|deploy|m10] [--quick]`
 
 mod deploy;
 mod http;
+mod m10;
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -57,6 +60,9 @@ async fn main() -> Result<()> {
     }
     if wants("deploy") {
         deploy::run(quick).await?;
+    }
+    if wants("m10") {
+        m10::run(quick).await?;
     }
     Ok(())
 }

@@ -3,13 +3,15 @@
 //! Only http and https. Every address a name resolves to, and every IP in a
 //! URL, must be public unless an operator-allowed network contains it:
 //! loopback, private, link-local (cloud metadata lives there), carrier-grade
-//! NAT, multicast and unspecified addresses are refused. Redirects are
-//! followed by hand so each hop is checked again. Size and time are capped.
+//! NAT, multicast and unspecified addresses are refused, and so are IPv6
+//! addresses that the network turns into such an IPv4 address (mapped,
+//! IPv4-compatible, NAT64, 6to4). Redirects are followed by hand so each hop
+//! is checked again. Size and time are capped.
 
 use crate::config::FetchConfig;
 use crate::error::{Error, Result};
 use ipnet::IpNet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,12 +39,48 @@ struct Policy {
 
 impl Policy {
     fn permits(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
+        let admits = |ip: IpAddr| is_public(ip) || self.allow.iter().any(|net| net.contains(&ip));
+        let IpAddr::V6(v6) = ip else {
+            return admits(ip);
         };
-        is_public(ip) || self.allow.iter().any(|net| net.contains(&ip))
+        match embedded_ipv4(v6) {
+            // Sockets reach these as the IPv4 address itself.
+            Some(Embedded::Is(v4)) => admits(IpAddr::V4(v4)),
+            // A translator on the path reaches the IPv4 address: both must pass.
+            Some(Embedded::Translated(v4)) => admits(IpAddr::V4(v4)) && admits(ip),
+            None => admits(ip),
+        }
     }
+}
+
+/// An IPv4 address carried in an IPv6 one.
+enum Embedded {
+    /// IPv4-mapped (`::ffff:a.b.c.d`) or IPv4-compatible (`::a.b.c.d`,
+    /// deprecated, but some stacks still send it over IPv4).
+    Is(Ipv4Addr),
+    /// NAT64 (`64:ff9b::/96`, RFC 6052) or 6to4 (`2002:a.b.c.d::/48`,
+    /// RFC 3056): a gateway on the way connects to the IPv4 address. On an
+    /// IPv6-only network with NAT64 (common in clouds) `64:ff9b::10.0.0.1`
+    /// is a private host.
+    Translated(Ipv4Addr),
+}
+
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Embedded> {
+    let s = v6.segments();
+    let last = |hi: u16, lo: u16| Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(Embedded::Is(v4));
+    }
+    if s[..6] == [0; 6] && !(v6.is_loopback() || v6.is_unspecified()) {
+        return Some(Embedded::Is(last(s[6], s[7])));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(Embedded::Translated(last(s[6], s[7])));
+    }
+    if s[0] == 0x2002 {
+        return Some(Embedded::Translated(last(s[1], s[2])));
+    }
+    None
 }
 
 fn is_public(ip: IpAddr) -> bool {
@@ -59,6 +97,7 @@ fn is_public(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (o[1] & 0xc0) == 64)
                 || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
@@ -68,7 +107,16 @@ fn is_public(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
+                // Site-local, deprecated but routed by some networks.
+                || (s[0] & 0xffc0) == 0xfec0
+                // Discard-only.
+                || s[..4] == [0x100, 0, 0, 0]
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                // Local-use NAT64 (RFC 8215): where the IPv4 address sits
+                // depends on the operator's prefix length.
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                // Teredo tunnels to an IPv4 address hidden in the rest.
+                || (s[0] == 0x2001 && s[1] == 0))
         }
     }
 }
@@ -149,7 +197,7 @@ impl Fetcher {
         for _ in 0..=MAX_REDIRECTS {
             self.check_url(&url)?;
             let failed = |e: reqwest::Error| {
-                Error::InvalidParameter(format!("fetching '{href}' failed: {e}"))
+                Error::InvalidParameter(format!("fetching '{href}' failed: {}", causes(&e)))
             };
             let mut response = self.client.get(url.clone()).send().await.map_err(failed)?;
             if response.status().is_redirection() {
@@ -206,6 +254,22 @@ impl Fetcher {
     }
 }
 
+/// `e` and what caused it: reqwest's own message names only the request,
+/// while the reason (a refused address, a refused connection, a timeout)
+/// is in its sources.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,14 +297,35 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "198.18.0.1",
+            "fec0::1",
+            "100::1",
+            // IPv6 forms that the network turns into private IPv4 ones.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.1.2.3",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(
                 !f.policy.permits(bad.parse().unwrap()),
                 "{bad} must be refused"
             );
         }
-        assert!(f.policy.permits("93.184.216.34".parse().unwrap()));
-        assert!(f.policy.permits("2a00:1450::1".parse().unwrap()));
+        for good in [
+            "93.184.216.34",
+            "2a00:1450::1",
+            "::ffff:93.184.216.34",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
+            assert!(f.policy.permits(good.parse().unwrap()), "{good}");
+        }
     }
 
     #[test]
@@ -257,6 +342,9 @@ mod tests {
             "file:///etc/passwd",
             "http://127.0.0.1:1/x",
             "http://[::1]/",
+            "http://[::127.0.0.1]:1/",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "http://[2002:a9fe:a9fe::]/latest/meta-data",
             "http://169.254.169.254/latest/meta-data",
             "gopher://x",
         ] {
@@ -265,10 +353,8 @@ mod tests {
                 "{bad}"
             );
         }
+        // A name is refused for what it resolves to, and the message says so.
         let err = f.fetch("http://localhost:1/").await.err().unwrap();
-        assert!(
-            err.to_string().contains("may not be fetched") || err.to_string().contains("failed"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("may not be fetched"), "{err}");
     }
 }

@@ -1,179 +1,19 @@
-//! OIDC bearer-token verification against a real (loopback) identity
-//! provider: a small HTTP server serving a discovery document and a JWKS,
-//! with tokens minted here by jsonwebtoken from freshly generated RSA and
-//! P-256 keys. (Keys are generated rather than committed, so no private key
-//! sits in the repository to trip secret scanners or be reused.)
+//! OIDC bearer-token verification, in process, against a real (loopback)
+//! identity provider (`tests/common/idp.rs`, shared with the end-to-end
+//! suite `tests/oidc.rs`).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use jsonwebtoken::{encode, get_current_timestamp, Algorithm, EncodingKey, Header};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::pkcs8::EncodePrivateKey;
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
-use rsa::rand_core::OsRng;
-use rsa::traits::PublicKeyParts;
-use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+#[path = "../../tests/common/idp.rs"]
+mod idp;
+
+use idp::*;
+use jsonwebtoken::{encode, Algorithm, Header};
+use serde_json::json;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use wades::auth::{AuthError, Oidc, OidcConfig};
 use wades::config::FetchConfig;
 use wades::fetch::Fetcher;
 use wades::model::Role;
-
-const AUDIENCE: &str = "wades";
-
-struct RsaKey {
-    encoding: EncodingKey,
-    public_pem: String,
-    n: String,
-    e: String,
-}
-
-struct EcKey {
-    encoding: EncodingKey,
-    x: String,
-    y: String,
-}
-
-struct Keys {
-    /// The issuer's RSA key.
-    rsa: RsaKey,
-    /// The issuer's P-256 key.
-    ec: EcKey,
-    /// A key the issuer never published (an attacker's).
-    other_rsa: RsaKey,
-}
-
-fn rsa_key() -> RsaKey {
-    let private = rsa::RsaPrivateKey::new(&mut OsRng, 2048).expect("RSA key");
-    let public = private.to_public_key();
-    RsaKey {
-        encoding: EncodingKey::from_rsa_der(private.to_pkcs1_der().unwrap().as_bytes()),
-        public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
-        n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-        e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-    }
-}
-
-fn ec_key() -> EcKey {
-    let secret = p256::SecretKey::random(&mut OsRng);
-    let point = secret.public_key().to_encoded_point(false);
-    EcKey {
-        encoding: EncodingKey::from_ec_der(secret.to_pkcs8_der().unwrap().as_bytes()),
-        x: URL_SAFE_NO_PAD.encode(point.x().unwrap()),
-        y: URL_SAFE_NO_PAD.encode(point.y().unwrap()),
-    }
-}
-
-/// Generated once: RSA key generation takes a moment.
-fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| Keys {
-        rsa: rsa_key(),
-        ec: ec_key(),
-        other_rsa: rsa_key(),
-    })
-}
-
-fn rsa_jwk(key: &RsaKey, kid: &str) -> Value {
-    json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": key.n, "e": key.e})
-}
-
-fn ec_jwk(key: &EcKey, kid: &str) -> Value {
-    json!({"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256", "crv": "P-256", "x": key.x, "y": key.y})
-}
-
-/// The JWKS the issuer publishes by default: its RSA and EC keys.
-fn issuer_jwks() -> Value {
-    json!({"keys": [rsa_jwk(&keys().rsa, "rsa-1"), ec_jwk(&keys().ec, "ec-1")]})
-}
-
-/// A loopback identity provider: `/.well-known/openid-configuration` and
-/// `/jwks`, counting requests.
-struct Idp {
-    base: String,
-    jwks: Arc<Mutex<Value>>,
-    discovery_issuer: Arc<Mutex<Option<String>>>,
-    jwks_hits: Arc<AtomicUsize>,
-    discovery_hits: Arc<AtomicUsize>,
-}
-
-impl Idp {
-    fn start(jwks: Value) -> Idp {
-        Idp::start_slow(jwks, Duration::ZERO)
-    }
-
-    /// An IdP taking `delay` to answer for the JWKS, so concurrent
-    /// requests pile up behind the first.
-    fn start_slow(jwks: Value, delay: Duration) -> Idp {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let idp = Idp {
-            base: base.clone(),
-            jwks: Arc::new(Mutex::new(jwks)),
-            discovery_issuer: Arc::new(Mutex::new(None)),
-            jwks_hits: Arc::default(),
-            discovery_hits: Arc::default(),
-        };
-        let (jwks, discovery_issuer) = (idp.jwks.clone(), idp.discovery_issuer.clone());
-        let (jwks_hits, discovery_hits) = (idp.jwks_hits.clone(), idp.discovery_hits.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&request);
-                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-                let (status, body) = match path.as_str() {
-                    "/.well-known/openid-configuration" => {
-                        discovery_hits.fetch_add(1, Ordering::SeqCst);
-                        let issuer = discovery_issuer.lock().unwrap().clone();
-                        let doc = json!({
-                            "issuer": issuer.unwrap_or_else(|| base.clone()),
-                            "jwks_uri": format!("{base}/jwks"),
-                        });
-                        ("200 OK", doc.to_string())
-                    }
-                    "/jwks" => {
-                        jwks_hits.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(delay);
-                        ("200 OK", jwks.lock().unwrap().to_string())
-                    }
-                    _ => ("404 Not Found", "{}".to_string()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(body.as_bytes());
-            }
-        });
-        idp
-    }
-
-    fn set_jwks(&self, jwks: Value) {
-        *self.jwks.lock().unwrap() = jwks;
-    }
-
-    fn jwks_hits(&self) -> usize {
-        self.jwks_hits.load(Ordering::SeqCst)
-    }
-
-    /// The tenant id an identity `sub` of this issuer gets.
-    fn tenant(&self, sub: &str) -> String {
-        format!("oidc:{}#{sub}", self.base)
-    }
-}
 
 /// A fetcher allowed to reach loopback, as the test IdP lives there.
 fn fetcher() -> Fetcher {
@@ -195,39 +35,6 @@ fn config(issuer: &str) -> OidcConfig {
 
 fn verifier(idp: &Idp) -> Oidc {
     Oidc::new(config(&idp.base), fetcher()).unwrap()
-}
-
-fn now() -> i64 {
-    get_current_timestamp() as i64
-}
-
-/// Valid claims of `alice` from `issuer` for this server.
-fn claims(issuer: &str) -> Value {
-    json!({"iss": issuer, "aud": AUDIENCE, "sub": "alice", "iat": now(), "exp": now() + 600})
-}
-
-fn with(mut claims: Value, key: &str, value: Value) -> Value {
-    claims[key] = value;
-    claims
-}
-
-fn without(mut claims: Value, key: &str) -> Value {
-    claims.as_object_mut().unwrap().remove(key);
-    claims
-}
-
-fn sign(alg: Algorithm, kid: &str, claims: &Value, key: &EncodingKey) -> String {
-    let mut header = Header::new(alg);
-    header.kid = Some(kid.into());
-    encode(&header, claims, key).unwrap()
-}
-
-fn rs256(claims: &Value) -> String {
-    sign(Algorithm::RS256, "rsa-1", claims, &keys().rsa.encoding)
-}
-
-fn es256(claims: &Value) -> String {
-    sign(Algorithm::ES256, "ec-1", claims, &keys().ec.encoding)
 }
 
 /// Verifies `token`, expecting refusal, and checks the message shown to
@@ -314,12 +121,7 @@ async fn unsigned_alg_none_is_refused() {
     let idp = Idp::start(issuer_jwks());
     let oidc = verifier(&idp);
     for alg in ["none", "None", "NONE"] {
-        let header = json!({"alg": alg, "typ": "JWT", "kid": "rsa-1"});
-        let token = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims(&idp.base).to_string())
-        );
+        let token = unsigned(alg, &claims(&idp.base));
         assert_eq!(refused(&oidc, &token).await, AuthError::Algorithm);
     }
     // Nothing was fetched for it: the algorithm is checked first.
@@ -330,13 +132,10 @@ async fn unsigned_alg_none_is_refused() {
 async fn hs256_signed_with_the_public_key_is_refused() {
     let idp = Idp::start(issuer_jwks());
     let oidc = verifier(&idp);
-    let secret = EncodingKey::from_secret(keys().rsa.public_pem.as_bytes());
-    let token = sign(Algorithm::HS256, "rsa-1", &claims(&idp.base), &secret);
+    let token = hmac_with_public_key("HS256", &claims(&idp.base));
     assert_eq!(refused(&oidc, &token).await, AuthError::Algorithm);
     // The same HMAC signature under a header claiming RS256 does not verify.
-    let parts: Vec<&str> = token.split('.').collect();
-    let forged_header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": "rsa-1"}).to_string());
-    let forged = format!("{forged_header}.{}.{}", parts[1], parts[2]);
+    let forged = hmac_with_public_key("RS256", &claims(&idp.base));
     assert_eq!(refused(&oidc, &forged).await, AuthError::Signature);
 }
 
@@ -617,11 +416,10 @@ async fn token_signed_by_another_key_with_a_known_kid_is_refused() {
     );
     assert_eq!(refused(&oidc, &token).await, AuthError::Signature);
     // A tampered payload under a genuine signature.
-    let genuine = rs256(&claims(&idp.base));
-    let parts: Vec<&str> = genuine.split('.').collect();
-    let payload =
-        URL_SAFE_NO_PAD.encode(with(claims(&idp.base), "wades_role", json!("admin")).to_string());
-    let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+    let tampered = with_payload(
+        &rs256(&claims(&idp.base)),
+        &with(claims(&idp.base), "wades_role", json!("admin")),
+    );
     assert_eq!(refused(&oidc, &tampered).await, AuthError::Signature);
 }
 

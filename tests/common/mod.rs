@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod venv;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -290,6 +292,24 @@ impl<'a> As<'a> {
     /// A client of `server` sending no credentials.
     pub fn anonymous(server: &'a Server) -> Self {
         As { server, key: None }
+    }
+
+    /// A client that sends this identity's credentials with every request
+    /// and keeps its connections, e.g. for polling full URLs.
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = &self.key {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {key}").parse().unwrap(),
+            );
+        }
+        reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
     /// A request to `path` with this identity's credentials.

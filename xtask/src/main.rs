@@ -1,8 +1,9 @@
 //! `cargo xtask`: the build steps of wades that cargo alone cannot express.
 //!
 //! - `serve [ARGS]`: `guests`, then `wades serve` with the examples built in.
-//! - `guests`: build every example process into a WebAssembly component under
-//!   `target/wasm/`, with whichever wasm toolchain this machine has.
+//! - `guests`: build every example process (and WASI command) into a
+//!   WebAssembly component under `target/wasm/`, with whichever wasm
+//!   toolchain this machine has.
 //! - `test`: the Debian packages the tests need ([`TEST_PACKAGES`]),
 //!   `guests`, then the whole test suite and the CWL conformance suite
 //!   (`tests/cwl/conformance.sh`, guarded by `tests/cwl/required.floor`).
@@ -28,6 +29,10 @@ const GUESTS: &[&str] = &[
     "validate-json",
 ];
 
+/// Guest crates that are programs with a `fn main` (WASI commands, which
+/// CWL steps run), not processes: componentized with the command adapter.
+const COMMANDS: &[&str] = &["wc"];
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
@@ -46,7 +51,7 @@ fn main() -> Result<()> {
             tests.and(cwl)
         }
         Some("componentize") if args.len() == 3 => {
-            let component = componentize(&std::fs::read(&args[1])?)?;
+            let component = componentize(&std::fs::read(&args[1])?, Adapter::Reactor)?;
             write_if_changed(Path::new(&args[2]), &component)
         }
         Some("serve") => {
@@ -178,7 +183,7 @@ fn build_guests(root: &Path) -> Result<PathBuf> {
             "--config",
             "profile.release.strip=true",
         ]);
-    for guest in GUESTS {
+    for guest in GUESTS.iter().chain(COMMANDS) {
         cmd.args(["--package", guest]);
     }
     // The host runs the guests' cargo, so nothing of the host's build leaks in.
@@ -195,7 +200,7 @@ fn build_guests(root: &Path) -> Result<PathBuf> {
     }
     eprintln!(
         "xtask: building {} guests for {} ({})",
-        GUESTS.len(),
+        GUESTS.len() + COMMANDS.len(),
         env.target,
         env.source
     );
@@ -205,37 +210,54 @@ fn build_guests(root: &Path) -> Result<PathBuf> {
     }
     let out = root.join("target/wasm");
     std::fs::create_dir_all(&out)?;
-    for guest in GUESTS {
+    let libraries = GUESTS.iter().map(|g| (g, Adapter::Reactor));
+    for (guest, adapter) in libraries.chain(COMMANDS.iter().map(|c| (c, Adapter::Command))) {
+        // A cdylib's file takes underscores, a binary's keeps its name.
+        let file = match adapter {
+            Adapter::Reactor => guest.replace('-', "_"),
+            Adapter::Command => guest.to_string(),
+        };
         let built = target_dir
             .join(&env.target)
             .join("release")
-            .join(format!("{}.wasm", guest.replace('-', "_")));
+            .join(format!("{file}.wasm"));
         let bytes =
             std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-        let component = componentize(&bytes).with_context(|| format!("componentizing {guest}"))?;
+        let component =
+            componentize(&bytes, adapter).with_context(|| format!("componentizing {guest}"))?;
         write_if_changed(&out.join(format!("{guest}.wasm")), &component)?;
     }
     eprintln!("xtask: components in {}", out.display());
     Ok(out)
 }
 
+/// Which preview1 adapter a core module gets.
+#[derive(Clone, Copy)]
+enum Adapter {
+    /// For libraries (processes): no `_start`, exports called at will.
+    Reactor,
+    /// For programs: `_start` becomes `wasi:cli/run`.
+    Command,
+}
+
 /// Turns a core module into a component; a component passes through.
-fn componentize(bytes: &[u8]) -> Result<Vec<u8>> {
+fn componentize(bytes: &[u8], adapter: Adapter) -> Result<Vec<u8>> {
     // Bytes 4..8 are the version/layer field: 0x0d 0x00 0x01 0x00 marks a component.
     if bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]) {
         return Ok(bytes.to_vec());
     }
     use wasi_preview1_component_adapter_provider::{
-        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+        WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
+    let adapter = match adapter {
+        Adapter::Reactor => WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        Adapter::Command => WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
     };
     wit_component::ComponentEncoder::default()
         .validate(true)
         .module(bytes)?
-        // A library guest has no `_start`: the reactor adapter is the one that fits.
-        .adapter(
-            WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-        )?
+        .adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, adapter)?
         .encode()
 }
 

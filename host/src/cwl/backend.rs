@@ -5,7 +5,8 @@
 //! [`supports`](StepBackend::supports) it: [`LocalProcessBackend`], a plain
 //! host process, which only the command line's local mode enables, and
 //! [`DockerBackend`](super::docker::DockerBackend) for tools with a
-//! `DockerRequirement`. A WebAssembly backend will implement the same trait.
+//! `DockerRequirement`, and [`WasmBackend`](super::wasm::WasmBackend) for
+//! tools with a `wades:WasmRequirement`.
 
 use super::{fail, Result};
 use futures::future::BoxFuture;
@@ -59,13 +60,22 @@ pub struct StepJob {
     pub time_limit: Option<Duration>,
     /// `NetworkAccess` (backends that can isolate use it).
     pub network: bool,
+    /// The input object, staged: a backend that calls a program with
+    /// values rather than a command line reads them here.
+    pub inputs: Value,
+    /// The wasm component asked for (`wades:WasmRequirement`), if any.
+    pub wasm: Option<super::wasm::WasmRequest>,
 }
 
 /// How an invocation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepOutcome {
     /// The exit code (128 + signal number when killed by a signal).
     pub exit_code: i32,
+    /// Output values the program returned itself (a wasm process's
+    /// outputs, by CWL output id); they fill the outputs that no
+    /// `outputBinding` collected.
+    pub values: Option<serde_json::Map<String, Value>>,
 }
 
 /// Something that can run [`StepJob`]s.
@@ -76,6 +86,11 @@ pub trait StepBackend: Send + Sync {
     fn supports(&self, job: &StepJob) -> bool;
     /// Runs the job to completion.
     fn run<'a>(&'a self, job: StepJob) -> BoxFuture<'a, Result<StepOutcome>>;
+    /// Whether this backend runs wasm components: only such a backend may
+    /// take a tool whose `wades:WasmRequirement` is a requirement.
+    fn runs_wasm(&self) -> bool {
+        false
+    }
 }
 
 /// Runs the command as a plain process on this host, in the job's fresh
@@ -141,7 +156,10 @@ impl StepBackend for LocalProcessBackend {
                 .code()
                 .or_else(|| status.signal().map(|s| 128 + s))
                 .unwrap_or(-1);
-            Ok(StepOutcome { exit_code })
+            Ok(StepOutcome {
+                exit_code,
+                values: None,
+            })
         })
     }
 }

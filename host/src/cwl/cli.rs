@@ -7,12 +7,16 @@
 //! runner only does because this command asks for it. With `--docker`,
 //! tools that have a `DockerRequirement` (or hint) run in hardened
 //! containers of the local Docker engine instead ([`super::docker`]);
-//! the others still run on the host.
+//! the others still run on the host. With `--wasm-dir DIR`, tools with a
+//! `wades:WasmRequirement` run in the wasm sandbox ([`super::wasm`]), with
+//! components named by id or digest found in `DIR`.
 
 use super::docker::{DockerBackend, DockerConfig, PullPolicy};
 use super::load::{load_document, load_job, split_reference};
 use super::runner::{Runner, RunnerOptions};
+use super::wasm::{DirCatalog, WasmBackend};
 use super::CwlError;
+use crate::runtime::{Runtime, RuntimeConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -36,6 +40,14 @@ pub struct CwlRunnerArgs {
     /// When to pull images (overrides the file): never, if-missing, always.
     #[arg(long, requires = "docker", value_enum)]
     pub pull: Option<PullPolicy>,
+    /// Run tools with a `wades:WasmRequirement` in the wasm sandbox; ids
+    /// and digests name the `.wasm` files of this folder (e.g. `target/wasm`).
+    #[arg(long)]
+    pub wasm_dir: Option<PathBuf>,
+    /// Where compiled components are cached (default: `wades-cwl-cache` in
+    /// the temp folder).
+    #[arg(long, requires = "wasm_dir")]
+    pub wasm_cache: Option<PathBuf>,
     /// The CWL document: a path, `path#id` for a `$graph` entry, or a
     /// `file://` URI.
     pub tool: String,
@@ -80,6 +92,9 @@ async fn execute(args: &CwlRunnerArgs) -> Result<String, CwlError> {
             DockerBackend::connect(docker_config(args)?).await?,
         ));
     }
+    if let Some(dir) = &args.wasm_dir {
+        runner = runner.with_backend(Arc::new(wasm_backend(args, dir)?));
+    }
     let outputs = runner
         .run_to_outdir(&process, job, &job_dir, &args.outdir)
         .await?;
@@ -104,4 +119,18 @@ fn docker_config(args: &CwlRunnerArgs) -> Result<DockerConfig, CwlError> {
         config.pull = p;
     }
     Ok(config)
+}
+
+fn wasm_backend(args: &CwlRunnerArgs, dir: &std::path::Path) -> Result<WasmBackend, CwlError> {
+    let cache = args
+        .wasm_cache
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("wades-cwl-cache"));
+    let mut config = RuntimeConfig::new(cache);
+    // Steps run a few at a time here; a small pool reserves less memory.
+    config.max_concurrent_jobs = 16;
+    let runtime =
+        Runtime::new(config).map_err(|e| CwlError::PermanentFail(format!("wasm runtime: {e}")))?;
+    let catalog = DirCatalog::new(Some(dir.to_path_buf()), true);
+    Ok(WasmBackend::new(runtime, Arc::new(catalog)))
 }

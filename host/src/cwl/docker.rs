@@ -296,6 +296,7 @@ impl DockerBackend {
         };
         Ok(StepOutcome {
             exit_code: exit_code as i32,
+            values: None,
         })
     }
 

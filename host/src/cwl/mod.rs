@@ -21,7 +21,9 @@
 //!   ([`runner::RunnerOptions::allow_host_commands`]);
 //!   [`docker::DockerBackend`] runs tools with a `DockerRequirement` in
 //!   hardened containers of the local Docker engine, with paths mapped by
-//!   [`docker_paths`].
+//!   [`docker_paths`]; [`wasm::WasmBackend`] runs tools with a
+//!   `wades:WasmRequirement` in the wasm sandbox, as a wades process
+//!   ([`wasm_values`]) or a WASI command, from a [`wasm_catalog`].
 //!
 //! For the server: [`document`] loads deployed documents without touching
 //! the server's files, [`docker_unit`] turns a Part 2 `docker` execution
@@ -50,6 +52,9 @@ pub mod placement;
 pub mod runner;
 pub mod tool;
 pub mod types;
+pub mod wasm;
+pub mod wasm_catalog;
+pub mod wasm_values;
 pub mod workflow;
 
 pub use load::load_document;

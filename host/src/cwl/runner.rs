@@ -38,6 +38,8 @@ const SUPPORTED_REQUIREMENTS: &[&str] = &[
     "SoftwareRequirement",
     // Whether a backend can honour it is decided per invocation.
     "DockerRequirement",
+    // `wades:WasmRequirement` (see super::wasm), likewise.
+    "WasmRequirement",
 ];
 
 /// What a [`Runner`] may do, and its budgets.
@@ -148,10 +150,20 @@ impl Runner {
 
     /// The backend that will run `job`, or why none can.
     pub(crate) fn backend_for(&self, job: &StepJob) -> Result<Arc<dyn StepBackend>> {
-        if let Some(b) = self.backends.iter().find(|b| b.supports(job)) {
+        // A wasm requirement is never run another way; a wasm hint may be.
+        let wasm_only = job.wasm.as_ref().is_some_and(|w| w.required);
+        if let Some(b) = self
+            .backends
+            .iter()
+            .find(|b| b.supports(job) && (b.runs_wasm() || !wasm_only))
+        {
             return Ok(b.clone());
         }
         Err(match (&job.container, self.options.allow_host_commands) {
+            _ if wasm_only => CwlError::Unsupported(format!(
+                "tool '{}' requires a wasm component (wades:WasmRequirement), and no wasm backend is enabled",
+                job.tool_id
+            )),
             (Some(c), _) if c.required => CwlError::Unsupported(format!(
                 "tool '{}' requires a container (DockerRequirement), and no container backend is enabled",
                 job.tool_id

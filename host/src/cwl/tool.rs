@@ -189,6 +189,8 @@ pub(crate) async fn run_tool(
         container,
         time_limit,
         network,
+        inputs: inputs.clone(),
+        wasm: super::wasm::request(process, effective)?,
     };
     tracing::debug!(tool = %process.id, argv = ?job.argv, "running");
     let backend = runner.backend_for(&job)?;
@@ -209,7 +211,13 @@ pub(crate) async fn run_tool(
         ));
     }
     runtime["exitCode"] = Value::from(code);
-    outputs::collect(process, &eval, &inputs, &runtime, &dirs.outdir, &placed)
+    let mut out = outputs::collect(process, &eval, &inputs, &runtime, &dirs.outdir, &placed)?;
+    for (id, v) in outcome.values.into_iter().flatten() {
+        if out.get(&id).is_some_and(Value::is_null) {
+            out.insert(id, v);
+        }
+    }
+    Ok(out)
 }
 
 /// `ResourceRequirement` (requirement or hint) sets `runtime.cores` and

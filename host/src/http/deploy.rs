@@ -89,6 +89,14 @@ pub async fn package(
         .into_iter()
         .find(|(k, _)| k == "f")
         .map(|(_, v)| v);
+    if let Some(other) = f
+        .as_deref()
+        .filter(|f| !matches!(*f, "json" | "wasm" | "cwl"))
+    {
+        return Err(Error::InvalidParameter(format!(
+            "f must be json, wasm or cwl, not '{other}'"
+        )));
+    }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -68,7 +68,13 @@ pub async fn list(
                 filter.created_to = time(to)?;
             }
             None => {
-                filter.created_from = time(dt)?;
+                // Only an interval has open ends.
+                let instant = time(dt)?.ok_or_else(|| {
+                    Error::InvalidParameter(format!(
+                        "datetime '{dt}' is neither an RFC 3339 instant nor an interval"
+                    ))
+                })?;
+                filter.created_from = Some(instant);
                 filter.created_to = filter.created_from;
             }
         }

@@ -18,12 +18,61 @@ fn ok(description: &str, media: &str) -> Value {
     json!({"description": description, "content": {media: {"schema": {"type": "object"}}}})
 }
 
+/// `response` with OpenAPI links from `pointer` (a JSON pointer into its
+/// body naming an object) to the operations on that object, so that tools
+/// can follow what a response names.
+fn linked(mut response: Value, parameter: &str, pointer: &str, operations: &[&str]) -> Value {
+    let links: serde_json::Map<String, Value> = operations
+        .iter()
+        .map(|op| {
+            let link = json!({"operationId": op, "parameters": {parameter: format!("$response.body#{pointer}")}});
+            (op.to_string(), link)
+        })
+        .collect();
+    response["links"] = Value::Object(links);
+    response
+}
+
+/// The operations on one process, and on one job.
+const ON_PROCESS: &[&str] = &[
+    "getProcessDescription",
+    "execute",
+    "getPackage",
+    "getVisibility",
+    "setVisibility",
+    "replace",
+    "undeploy",
+];
+const ON_JOB: &[&str] = &["getStatus", "getResult", "getJobLog", "dismiss"];
+
 fn problem(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}})
 }
 
 /// The definition, with `base` as the server URL.
 pub fn document(base: &str) -> Value {
+    let mut doc = operations(base);
+    // Any request may also be refused for its credentials (401), its rate
+    // (429), its size or time (413, 431, 503), or fail (500): always as an
+    // OGC exception.
+    let any = problem("an OGC exception: bad credentials, over a limit, or a server error");
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
+            op["responses"]["default"] = any.clone();
+        }
+    }
+    doc
+}
+
+fn operations(base: &str) -> Value {
     let id = param("id", "path", json!({"type": "string"}), true);
     let job_id = param("jobId", "path", json!({"type": "string"}), true);
     let tenant = param("tenant", "path", json!({"type": "string"}), true);
@@ -39,6 +88,10 @@ pub fn document(base: &str) -> Value {
         json!({"type": "integer", "minimum": 0}),
         false,
     );
+    // An RFC 3339 instant (days up to the 28th, so that every match is a
+    // real date), or an interval of two, either end open (`..` or empty).
+    let instant = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+    let datetime = format!(r"^({instant}|({instant}|\.\.)?/({instant}|\.\.)?)$");
     let not_found = problem("not found");
     let package = json!({"$ref": "#/components/schemas/ogcapppkg"});
     let deploy_body = json!({
@@ -59,7 +112,7 @@ pub fn document(base: &str) -> Value {
             "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([]), json!({"200": ok("conformance classes", "application/json")}))},
             "/api": {"get": op("This API definition", "getAPI", json!([]), json!({"200": ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")}))},
             "/processes": {
-                "get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": ok("process summaries", "application/json")})),
+                "get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": linked(ok("process summaries", "application/json"), "id", "/processes/0/id", ON_PROCESS), "400": problem("invalid limit or offset")})),
                 "post": {
                     "summary": "Deploy a process (a WebAssembly component, a CWL document, or an application package naming one or a container image)",
                     "operationId": "deploy",
@@ -67,7 +120,7 @@ pub fn document(base: &str) -> Value {
                         param("w", "query", json!({"type": "string"}), false)],
                     "requestBody": {"required": true, "content": deploy_body.clone()},
                     "responses": {
-                        "201": ok("the deployed process's summary; Location names it", "application/json"),
+                        "201": linked(ok("the deployed process's summary; Location names it", "application/json"), "id", "/id", ON_PROCESS),
                         "400": problem("invalid component or package, or no process `w` in the CWL document (workflow-not-found)"), "409": problem("duplicated process"),
                         "413": problem("component too large, or larger than the tenant's module quota"),
                         "415": problem("unsupported media type"),
@@ -109,7 +162,7 @@ pub fn document(base: &str) -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/execute"}}}},
                 "responses": {
                     "200": {"description": "results (sync)", "content": {"application/json": {}, "multipart/related": {}, "*/*": {}}},
-                    "201": ok("job status (async); Location names the job", "application/json"),
+                    "201": linked(ok("job status (async); Location names the job", "application/json"), "jobId", "/jobID", ON_JOB),
                     "400": problem("invalid input"), "404": not_found, "413": problem("body too large"),
                     "429": problem("a quota (queued or running jobs, the day's fuel) or the rate limit is used up; see Retry-After"),
                     "507": problem("the tenant's result storage quota is full")
@@ -120,10 +173,10 @@ pub fn document(base: &str) -> Value {
                 param("type", "query", json!({"type": "array", "items": {"type": "string"}}), false),
                 param("processID", "query", json!({"type": "array", "items": {"type": "string"}}), false),
                 param("status", "query", json!({"type": "array", "items": {"type": "string", "enum": ["accepted", "running", "successful", "failed", "dismissed"]}}), false),
-                param("datetime", "query", json!({"type": "string"}), false),
-                param("minDuration", "query", json!({"type": "number"}), false),
-                param("maxDuration", "query", json!({"type": "number"}), false)
-            ]), json!({"200": ok("job list", "application/json")}))},
+                param("datetime", "query", json!({"type": "string", "pattern": datetime}), false),
+                param("minDuration", "query", json!({"type": "number", "minimum": 0}), false),
+                param("maxDuration", "query", json!({"type": "number", "minimum": 0}), false)
+            ]), json!({"200": linked(ok("job list", "application/json"), "jobId", "/jobs/0/jobID", ON_JOB), "400": problem("an invalid parameter")}))},
             "/jobs/{jobId}": {
                 "get": op("Job status", "getStatus", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found})),
                 "delete": op("Dismiss a job", "dismiss", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found}))
@@ -162,15 +215,31 @@ pub fn document(base: &str) -> Value {
                 "memory_per_job": {"type": "integer", "nullable": true, "minimum": 0},
                 "module_bytes": {"type": "integer", "nullable": true, "minimum": 0},
                 "result_bytes": {"type": "integer", "nullable": true, "minimum": 0}}},
-            "visibility": {"type": "object", "required": ["visibility"], "properties": {
-                "visibility": {"type": "string", "enum": ["private", "public", "shared"]},
-                "tenants": {"type": "array", "items": {"type": "string"}}}},
+            "visibility": {"oneOf": [
+                {"type": "object", "required": ["visibility"], "properties": {
+                    "visibility": {"type": "string", "enum": ["private", "public"]}}},
+                {"type": "object", "required": ["visibility", "tenants"], "properties": {
+                    "visibility": {"type": "string", "enum": ["shared"]},
+                    "tenants": {"type": "array", "items": {"type": "string"}}}}]},
             "exception": {"type": "object", "required": ["type"], "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"}, "instance": {"type": "string"}}},
             "ogcapppkg": {"type": "object", "required": ["executionUnit"], "properties": {
                 "processDescription": {"type": "object"},
-                "executionUnit": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}, {"type": "string"}]}}},
+                "executionUnit": {"oneOf": [
+                    {"$ref": "#/components/schemas/executionUnit"},
+                    {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/executionUnit"}},
+                    {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"}]}}},
+            "executionUnit": {
+                "description": "a WebAssembly component: inline (base64 `value`), by `href`, or by the `digest` of one stored here",
+                "type": "object", "anyOf": [{"required": ["value"]}, {"required": ["href"]}, {"required": ["digest"]}],
+                "properties": {
+                    "value": {"type": "string", "format": "byte"},
+                    "encoding": {"type": "string", "enum": ["base64"]},
+                    "href": {"type": "string", "format": "uri"},
+                    "digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+                    "type": {"type": "string", "enum": ["wasm", "application/wasm"]},
+                    "mediaType": {"type": "string", "enum": ["application/wasm"]}}},
             "execute": {"type": "object", "properties": {
                 "inputs": {"type": "object", "additionalProperties": true},
                 "outputs": {"type": "object", "additionalProperties": true},

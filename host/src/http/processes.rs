@@ -17,16 +17,21 @@ pub struct Page {
 
 /// Reads `limit` (1..=max, default `default`) and `offset`.
 pub fn page(pairs: &[(String, String)], default: u32, max: u32) -> Result<Page> {
+    // Any non-negative integer is a valid page request: a limit beyond the
+    // maximum gets the maximum, an offset beyond the end an empty page.
     let number = |key: &str| -> Result<Option<u32>> {
         pairs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| {
-                v.parse::<u32>().map_err(|_| {
-                    Error::InvalidParameter(format!(
+                let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+                match v.parse::<u32>() {
+                    Ok(n) => Ok(n),
+                    Err(_) if digits => Ok(u32::MAX),
+                    Err(_) => Err(Error::InvalidParameter(format!(
                         "{key} must be a non-negative integer, not '{v}'"
-                    ))
-                })
+                    ))),
+                }
             })
             .transpose()
     };
@@ -81,7 +86,7 @@ pub fn page_links(
             path,
             pairs,
             "next",
-            page.offset + page.limit,
+            page.offset.saturating_add(page.limit),
             page.limit,
         ));
     }

@@ -15,7 +15,7 @@ use crate::cwl::docker::{DockerBackend, DockerConfig};
 use crate::cwl::placement;
 use crate::cwl::types::CwlType;
 use crate::cwl::{files, CwlError, RunnerOptions};
-use crate::model::{JobRecord, NamedValue, Value};
+use crate::model::{JobRecord, NamedValue, Usage, Value};
 use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::registry::CwlProcess;
 use crate::runtime::RunError;
@@ -64,6 +64,7 @@ pub(super) async fn execute(
     cwl: &CwlProcess,
     request: JobRequest,
     cancel: CancellationToken,
+    used: &mut Usage,
 ) -> Result<Vec<(String, StoredOutput)>, RunError> {
     // Absolute: the Docker engine mounts these paths.
     let root = std::path::absolute(inner.dir.join(&job.id))
@@ -117,21 +118,14 @@ pub(super) async fn execute(
     drop((runner, events));
     let _ = drain.await;
     super::remove_dir(&logs_dir);
-    let out = match outcome {
-        Ok(out) => out,
-        Err(e) => {
-            usage::record(inner, job, 0, 0);
-            return Err(e);
-        }
-    };
+    let out = outcome?;
     let stored = stage_out(&cwl.process, out, &outputs_dir);
-    let bytes = usage::result_bytes(&outputs_dir, &stored);
+    let bytes = usage::result_bytes(Some(&outputs_dir), &stored);
     if let Err(e) = usage::admit_results(inner, &job.owner, &quota, bytes).await {
         super::remove_dir(&outputs_dir);
-        usage::record(inner, job, 0, 0);
         return Err(e);
     }
-    usage::record(inner, job, 0, bytes);
+    used.result_bytes = bytes;
     Ok(stored)
 }
 

@@ -28,7 +28,7 @@ mod usage;
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
-use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue, Principal};
+use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue, Principal, Usage};
 use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
 use crate::registry::{Implementation, Registry};
@@ -388,6 +388,7 @@ fn new_record(process_id: &str, request: &JobRequest, owner: &str) -> Result<Job
         results: None,
         error: None,
         owner: owner.to_string(),
+        usage: None,
     })
 }
 
@@ -469,14 +470,14 @@ async fn run(
         .get(&job.id)
         .cloned()
         .unwrap_or_default();
+    let mut used = Usage::default();
     let outcome = if token.is_cancelled() {
         // Dismissed between its claim and now: never start.
         Err(RunError::Cancelled)
     } else {
-        execute(&inner, &job, token).await
+        execute(&inner, &job, token, &mut used).await
     };
-    remove_dir(&inner.dir.join(&job.id).join("inputs"));
-    let end = End::of(outcome);
+    let end = End::of(outcome, used);
     // Held until the end is recorded, so the row is written exactly once.
     let row = match row {
         Some(row) => Some(row.lock_owned().await),
@@ -524,13 +525,28 @@ async fn finish(inner: &Inner, id: &str, end: &End) -> Result<JobRecord> {
     let (results, error) = (end.results.as_ref(), end.error.as_ref());
     match inner
         .store
-        .finish(id, end.status, Some(&end.message), results, error)
+        .finish(
+            id,
+            end.status,
+            Some(&end.message),
+            results,
+            error,
+            end.usage,
+        )
         .await
     {
         Ok(Some(done)) => Ok(done),
-        // No longer running: it was dismissed, and its files must go.
+        // No longer running: it was dismissed, and its files must go; the
+        // fuel it burnt still counts.
         Ok(None) => {
             remove_dir(&inner.dir.join(id));
+            let usage = Usage {
+                result_bytes: 0,
+                ..end.usage
+            };
+            if let Err(e) = inner.store.set_usage(id, usage).await {
+                tracing::warn!(job = %id, error = %e, "recording what a dismissed job used failed");
+            }
             inner
                 .store
                 .get(id)
@@ -568,15 +584,21 @@ struct End {
     message: String,
     results: Option<serde_json::Value>,
     error: Option<serde_json::Value>,
+    usage: Usage,
 }
 
 impl End {
-    fn of(outcome: Result<Vec<(String, StoredOutput)>, RunError>) -> End {
+    fn of(outcome: Result<Vec<(String, StoredOutput)>, RunError>, usage: Usage) -> End {
         let failed = |error: RunError| End {
             status: JobStatus::Failed,
             message: error.to_string(),
             results: None,
             error: Some(serde_json::to_value(StoredFailure { error }).unwrap_or_default()),
+            // Results that were refused are not kept.
+            usage: Usage {
+                result_bytes: 0,
+                ..usage
+            },
         };
         match outcome.map(|outputs| serde_json::to_value(&outputs)) {
             Ok(Ok(results)) => End {
@@ -584,6 +606,7 @@ impl End {
                 message: "completed".into(),
                 results: Some(results),
                 error: None,
+                usage,
             },
             Ok(Err(e)) => failed(RunError::Host(e.to_string())),
             Err(e) => failed(e),
@@ -603,14 +626,18 @@ impl End {
         job.error = self.error.clone();
         job.finished = Some(now);
         job.updated = now;
+        job.usage = Some(self.usage);
         job
     }
 }
 
+/// Runs `job`'s guest and stores its outputs; `used` learns what the run
+/// used, whether it succeeded or not.
 async fn execute(
     inner: &Inner,
     job: &JobRecord,
     cancel: CancellationToken,
+    used: &mut Usage,
 ) -> Result<Vec<(String, StoredOutput)>, RunError> {
     // Read in place: cloning the stored request first would copy every
     // input once more per job.
@@ -622,7 +649,7 @@ async fn execute(
         .map_err(|e| RunError::Host(e.to_string()))?;
     let component = match &entry.process {
         Implementation::Component(p) => p,
-        Implementation::Cwl(c) => return cwl::execute(inner, job, c, request, cancel).await,
+        Implementation::Cwl(c) => return cwl::execute(inner, job, c, request, cancel, used).await,
     };
     let root = inner.dir.join(&job.id);
     let dirs = JobDirs {
@@ -642,9 +669,14 @@ async fn execute(
         &dirs.inputs,
     )
     .await
-    .map_err(|e| RunError::Guest {
-        code: "invalid-input".into(),
-        message: e.to_string(),
+    .map_err(|e| {
+        if mounted {
+            remove_dir(&dirs.inputs);
+        }
+        RunError::Guest {
+            code: "invalid-input".into(),
+            message: e.to_string(),
+        }
     })?;
     let quota = inner
         .quotas
@@ -661,18 +693,19 @@ async fn execute(
     }
     let result = inner.runtime.execute(component, run).await;
     let _ = drain.await;
+    if mounted {
+        remove_dir(&dirs.inputs);
+    }
     let output = match result {
         Ok(output) => output,
         Err(e) => {
-            let fuel = match &e {
-                RunError::OutOfFuel { fuel } => *fuel,
-                _ => 0,
-            };
-            usage::record(inner, job, fuel, 0);
+            if let RunError::OutOfFuel { fuel } = &e {
+                used.fuel = *fuel;
+            }
             return Err(e);
         }
     };
-    let fuel = output.fuel_consumed.unwrap_or(0);
+    used.fuel = output.fuel_consumed.unwrap_or(0);
     let mut stored = Vec::with_capacity(output.outputs.len());
     for (i, out) in output.outputs.into_iter().enumerate() {
         stored.push((
@@ -680,13 +713,17 @@ async fn execute(
             store_output(&dirs, i, out).map_err(|e| RunError::Host(e.to_string()))?,
         ));
     }
-    let bytes = usage::result_bytes(&dirs.outputs, &stored);
+    // Binary outputs are written to files even without mounted folders.
+    let has_files = mounted
+        || stored
+            .iter()
+            .any(|(_, o)| matches!(o, StoredOutput::File { .. }));
+    let bytes = usage::result_bytes(has_files.then_some(dirs.outputs.as_path()), &stored);
     if let Err(e) = usage::admit_results(inner, &job.owner, &quota, bytes).await {
         remove_dir(&dirs.outputs);
-        usage::record(inner, job, fuel, 0);
         return Err(e);
     }
-    usage::record(inner, job, fuel, bytes);
+    used.result_bytes = bytes;
     Ok(stored)
 }
 

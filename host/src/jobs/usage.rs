@@ -2,10 +2,8 @@
 //! node, and the fuel and result bytes of each run.
 
 use super::Inner;
-use crate::model::JobRecord;
 use crate::ogc::results::StoredOutput;
 use crate::runtime::RunError;
-use crate::store::Usage;
 use crate::tenancy::quota::Quota;
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,10 +57,11 @@ impl Drop for Counted {
     }
 }
 
-/// Bytes a job's results take: its output files and its inline values.
-pub(super) fn result_bytes(outputs: &Path, stored: &[(String, StoredOutput)]) -> u64 {
+/// Bytes a job's results take: its output files (if it has an output
+/// folder) and its inline values.
+pub(super) fn result_bytes(outputs: Option<&Path>, stored: &[(String, StoredOutput)]) -> u64 {
     let inline = serde_json::to_vec(stored).map_or(0, |v| v.len() as u64);
-    inline + dir_bytes(outputs)
+    inline + outputs.map_or(0, dir_bytes)
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -100,16 +99,4 @@ pub(super) async fn admit_results(
             crate::error::Error::PayloadTooLarge(m) => RunError::ResultsTooLarge(m),
             e => RunError::ResultStorageFull(e.to_string()),
         })
-}
-
-/// Records what `job` used; a failure to do so is logged, not the job's.
-pub(super) fn record(inner: &Inner, job: &JobRecord, fuel: u64, result_bytes: u64) {
-    let usage = Usage { fuel, result_bytes };
-    let id = job.id.clone();
-    let failed = move |e: crate::store::StoreError| {
-        tracing::warn!(job = %id, error = %e, "recording what a job used failed");
-    };
-    if let Err(e) = inner.store.record_usage(&job.id, &job.owner, usage, failed) {
-        tracing::warn!(job = %job.id, error = %e, "recording what a job used failed");
-    }
 }

@@ -83,6 +83,18 @@ pub struct JobRecord {
     pub error: Option<serde_json::Value>,
     /// The tenant that created it, the only one (with admins) that sees it.
     pub owner: String,
+    /// What its run used, once it ended (`None` for a job that never ran,
+    /// or whose end is not recorded yet).
+    pub usage: Option<Usage>,
+}
+
+/// What one run of a job used: what quotas count and bills charge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Fuel burnt.
+    pub fuel: u64,
+    /// Bytes of results kept.
+    pub result_bytes: u64,
 }
 
 /// Which jobs to list. Empty vectors and `None` mean "any".

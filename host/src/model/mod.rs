@@ -13,7 +13,7 @@ pub use description::{
     Format, InputDescription, JobControl, OutputDescription, ProcessDescription,
 };
 pub use digest::Digest;
-pub use job::{JobFilter, JobRecord, JobStatus, LogLine};
+pub use job::{JobFilter, JobRecord, JobStatus, LogLine, Usage};
 pub use limits::Limits;
 pub use tenant::{Principal, Role, Visibility, ANONYMOUS};
 pub use value::{NamedValue, Value};

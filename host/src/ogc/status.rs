@@ -129,6 +129,7 @@ mod tests {
                 )
             }),
             owner: "alice".into(),
+            usage: None,
         }
     }
 

@@ -122,13 +122,13 @@ enum Interrupted {
 
 /// Limits resolved to numbers.
 #[derive(Clone, Copy)]
-struct Bounds {
-    fuel: u64,
-    memory: u64,
-    timeout: Duration,
+pub(super) struct Bounds {
+    pub(super) fuel: u64,
+    pub(super) memory: u64,
+    pub(super) timeout: Duration,
 }
 
-fn bounds(operator: Limits, process: Limits, request: Limits) -> Bounds {
+pub(super) fn bounds(operator: Limits, process: Limits, request: Limits) -> Bounds {
     let l = operator.lowered_by(process).lowered_by(request);
     Bounds {
         fuel: l.fuel.expect("operator default checked at start"),
@@ -163,8 +163,20 @@ fn new_store(
     }
     let state = JobState::new(wasi.build(), b.memory, events, stdout, stderr);
     let mut store = Store::new(engine, state);
+    let deadline = limit(&mut store, rt, b, cancel)?;
+    Ok((store, deadline))
+}
+
+/// Puts a fresh store under the bounds `b` (memory, fuel, wall time) and
+/// `cancel`; returns the deadline.
+pub(super) fn limit(
+    store: &mut Store<JobState>,
+    rt: &Runtime,
+    b: Bounds,
+    cancel: CancellationToken,
+) -> Result<Instant, RunError> {
     store.limiter(|s| &mut s.limiter);
-    if cfg.fuel_metering {
+    if rt.inner.config.fuel_metering {
         store
             .set_fuel(b.fuel)
             .map_err(|e| RunError::Host(e.to_string()))?;
@@ -182,13 +194,13 @@ fn new_store(
         // run other jobs on this worker.
         Ok(UpdateDeadline::Yield(1))
     });
-    Ok((store, deadline))
+    Ok(deadline)
 }
 
 /// Runs `fut` until it ends, the deadline passes or `cancel` fires. The
 /// epoch callback catches spinning guests; this catches guests blocked in a
 /// host call such as a sleep.
-async fn guarded<T>(
+pub(super) async fn guarded<T>(
     fut: impl std::future::Future<Output = wasmtime::Result<T>>,
     cancel: &CancellationToken,
     deadline: Instant,
@@ -200,7 +212,7 @@ async fn guarded<T>(
     }
 }
 
-fn classify(err: wasmtime::Error, store: &Store<JobState>, b: Bounds) -> RunError {
+pub(super) fn classify(err: wasmtime::Error, store: &Store<JobState>, b: Bounds) -> RunError {
     if let Some(i) = err.downcast_ref::<Interrupted>() {
         return match i {
             Interrupted::Cancelled => RunError::Cancelled,

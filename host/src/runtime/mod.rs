@@ -8,6 +8,8 @@
 //! [`Runtime::load_untrusted`] does the same for uploads, but has them
 //! compiled by a child process under a [`CompileBudget`]. [`Runtime::execute`]
 //! then runs jobs on it, each in a new store under its own limits.
+//! [`Runtime::load_command`] and [`Runtime::run_command`] do the same for
+//! WASI commands (`wasi:cli/run`), which CWL steps run.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,6 +27,7 @@
 
 mod bindings;
 mod cache;
+mod command;
 mod config;
 mod engine;
 mod error;
@@ -35,6 +38,7 @@ mod state;
 mod world;
 
 pub use cache::CacheOutcome;
+pub use command::{CommandJob, CommandOutput, CommandProgram, Preopen};
 pub use config::RuntimeConfig;
 pub use engine::Tier;
 pub use error::{LoadError, RunError};

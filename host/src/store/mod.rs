@@ -16,11 +16,12 @@ mod tenants;
 mod writer;
 
 pub use error::StoreError;
-pub use quotas::Usage;
 pub use tenants::KeyInfo;
 
-use crate::model::{JobFilter, JobRecord, JobStatus, LogLine};
-use rows::{json_text, now_micros, records, to_micros, write_returning, JobRow, LogRow};
+use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, Usage};
+use rows::{
+    count_to_sql, json_text, now_micros, records, to_micros, write_returning, JobRow, LogRow,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
@@ -196,8 +197,8 @@ impl JobStore {
 
     /// Ends a `running` job as `Successful` (progress becomes 100) or
     /// `Failed`, replacing its message and storing its results or error
-    /// document; `finished` and `updated` become now. Returns the job as it
-    /// now stands.
+    /// document and what it used; `finished` and `updated` become now.
+    /// Returns the job as it now stands.
     ///
     /// Returns `None`, changing nothing, if the job is no longer running: a
     /// client may have dismissed it while the guest ran, and the dismissal
@@ -209,6 +210,7 @@ impl JobStore {
         message: Option<&str>,
         results: Option<&serde_json::Value>,
         error: Option<&serde_json::Value>,
+        usage: Usage,
     ) -> Result<Option<JobRecord>, StoreError> {
         if !matches!(status, JobStatus::Successful | JobStatus::Failed) {
             return Err(StoreError::NotFinishable(status));
@@ -217,8 +219,33 @@ impl JobStore {
         let (results, error) = (json_text(results)?, json_text(error)?);
         self.writer
             .write(move |conn| {
-                let params = (status.as_str(), message, results, error, now_micros(), id);
+                let params = (
+                    status.as_str(),
+                    message,
+                    results,
+                    error,
+                    now_micros(),
+                    id,
+                    count_to_sql(usage.fuel),
+                    count_to_sql(usage.result_bytes),
+                );
                 Ok(write_returning(conn, queries::FINISH, params)?.pop())
+            })
+            .await
+    }
+
+    /// Records what the run of job `id` used, whatever its state: for a run
+    /// whose job was dismissed under it, so the fuel still counts.
+    pub async fn set_usage(&self, id: &str, usage: Usage) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(queries::SET_USAGE)?.execute((
+                    count_to_sql(usage.fuel),
+                    count_to_sql(usage.result_bytes),
+                    id,
+                ))?;
+                Ok(())
             })
             .await
     }
@@ -317,23 +344,27 @@ impl JobStore {
     }
 
     /// Deletes final jobs that finished before `cutoff` (none if `None`),
-    /// with their logs, and usage records too old to count for any day's
-    /// fuel; returns the ids of the jobs, whose files the caller removes.
+    /// with their logs, keeping the fuel of those a day's quota may still
+    /// count, and drops such kept fuel once no day counts it; returns the
+    /// ids of the jobs, whose files the caller removes.
     pub async fn delete_final_before(
         &self,
         cutoff: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Vec<String>, StoreError> {
+        const DAY: i64 = 86_400_000_000;
         let cutoff = cutoff.map_or(i64::MIN, to_micros);
-        let day_before = now_micros() - 2 * 86_400_000_000;
+        let yesterday = now_micros() / DAY - 1;
         self.writer
             .write(move |conn| {
                 savepoint(conn, |conn| {
+                    conn.prepare_cached(queries::ROLL_UP_USAGE)?
+                        .execute([cutoff, yesterday * DAY])?;
                     let ids = conn
                         .prepare_cached(queries::DELETE_FINAL_BEFORE)?
                         .query_map([cutoff], |r| r.get::<_, String>(0))?
                         .collect::<Result<Vec<_>, _>>()?;
                     conn.prepare_cached(queries::DELETE_OLD_USAGE)?
-                        .execute([day_before])?;
+                        .execute([yesterday])?;
                     Ok(ids)
                 })
             })
@@ -376,6 +407,8 @@ fn insert_op(
                 results,
                 error,
                 job.owner,
+                job.usage.map(|u| count_to_sql(u.fuel)),
+                job.usage.map(|u| count_to_sql(u.result_bytes)),
             ])
             .map_err(|e| StoreError::for_job(e, &job.id))?;
         Ok(())

@@ -11,7 +11,7 @@ use super::rows::job_columns;
 pub(super) const INSERT: &str = concat!(
     "INSERT INTO jobs (",
     job_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
 );
 
 pub(super) const GET: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
@@ -23,30 +23,55 @@ pub(super) const GET: &str = concat!("SELECT ", job_columns!(), " FROM jobs WHER
 /// own `max_running` (in `tenant_quotas`) wins over `?3`. The repeated
 /// `status = 'accepted'` outside the subquery is what makes concurrent
 /// claimers safe even if they picked the same ids.
+///
+/// The claim runs on the writer, so its cost is every other write's wait:
+/// it must not grow with the queue. `owners` walks the owners with queued
+/// jobs by seeking from one to the next in `jobs_open`, and only each
+/// owner's `?2` oldest jobs are ranked, so a claim reads a few index
+/// entries per owner however many jobs wait. (`finished IS NULL` lets
+/// SQLite use that partial index.)
 pub(super) const CLAIM_NEXT: &str = concat!(
     "UPDATE jobs SET status = 'running', started = ?1, updated = ?1, attempts = attempts + 1 ",
     "WHERE id IN (",
-    "WITH busy AS (SELECT owner, COUNT(*) AS n FROM jobs WHERE status = 'running' GROUP BY owner), ",
+    "WITH RECURSIVE owners (o) AS (",
+    "SELECT (SELECT MIN(owner) FROM jobs WHERE status = 'accepted' AND finished IS NULL) ",
+    "UNION ALL SELECT (SELECT MIN(owner) FROM jobs ",
+    "WHERE status = 'accepted' AND finished IS NULL AND owner > o) FROM owners WHERE o IS NOT NULL), ",
+    "busy AS (SELECT owner, COUNT(*) AS n FROM jobs ",
+    "WHERE status = 'running' AND finished IS NULL GROUP BY owner), ",
     "queued AS (SELECT j.id, j.created, ",
     "ROW_NUMBER() OVER (PARTITION BY j.owner ORDER BY j.created, j.id) + COALESCE(b.n, 0) AS turn, ",
     "COALESCE(json_extract(q.quota, '$.max_running'), ?3) AS cap ",
-    "FROM jobs j LEFT JOIN busy b ON b.owner = j.owner ",
-    "LEFT JOIN tenant_quotas q ON q.tenant_id = j.owner WHERE j.status = 'accepted') ",
+    "FROM owners JOIN jobs j ON j.id IN (SELECT id FROM jobs ",
+    "WHERE status = 'accepted' AND finished IS NULL AND owner = owners.o ",
+    "ORDER BY created, id LIMIT ?2) ",
+    "LEFT JOIN busy b ON b.owner = j.owner ",
+    "LEFT JOIN tenant_quotas q ON q.tenant_id = j.owner) ",
     "SELECT id FROM queued WHERE cap IS NULL OR turn <= cap ORDER BY turn, created, id LIMIT ?2) ",
     "AND status = 'accepted' ",
     "RETURNING ",
     job_columns!()
 );
 
-/// `?1` = cutoff. Logs go with their job (foreign key, cascade).
+/// `?1` = cutoff. Logs go with their job (foreign key, cascade). A job is
+/// created before it finishes, so `created` narrows the scan to old jobs
+/// through `jobs_created_desc`.
 pub(super) const DELETE_FINAL_BEFORE: &str = "DELETE FROM jobs \
-     WHERE status IN ('successful', 'failed', 'dismissed') AND finished < ?1 RETURNING id";
+     WHERE created < ?1 AND finished < ?1 \
+     AND status IN ('successful', 'failed', 'dismissed') RETURNING id";
 
-/// `?1` = two days ago. A record goes once no day's fuel can count it and
-/// its job keeps no results (deleted, dismissed or failed); those of stored
-/// results stay, as they count against the result storage quota.
-pub(super) const DELETE_OLD_USAGE: &str = "DELETE FROM job_usage \
-     WHERE finished < ?1 AND job_id NOT IN (SELECT id FROM jobs WHERE status = 'successful')";
+/// `?1` = cutoff, `?2` = the first microsecond of yesterday. Keeps the fuel
+/// of the jobs [`DELETE_FINAL_BEFORE`] is about to delete while a day's
+/// fuel quota may still count it.
+pub(super) const ROLL_UP_USAGE: &str = "INSERT INTO usage_days (owner, day, fuel) \
+     SELECT owner, created / 86400000000, SUM(fuel) FROM jobs \
+     WHERE created < ?1 AND finished < ?1 AND created >= ?2 AND fuel IS NOT NULL \
+     AND status IN ('successful', 'failed', 'dismissed') \
+     GROUP BY owner, created / 86400000000 \
+     ON CONFLICT (owner, day) DO UPDATE SET fuel = fuel + excluded.fuel";
+
+/// `?1` = the day number of yesterday: older days no quota counts.
+pub(super) const DELETE_OLD_USAGE: &str = "DELETE FROM usage_days WHERE day < ?1";
 
 /// `?1` = now, `?2` = id.
 pub(super) const CLAIM: &str = concat!(
@@ -65,16 +90,20 @@ pub(super) const UPDATE_PROGRESS: &str = concat!(
 );
 
 /// `?1` = final status, `?2` = message, `?3` = results, `?4` = error,
-/// `?5` = now, `?6` = id. The message is replaced outright, so a stale
-/// progress message does not outlive the run.
+/// `?5` = now, `?6` = id, `?7` = fuel, `?8` = result bytes. The message is
+/// replaced outright, so a stale progress message does not outlive the run.
 pub(super) const FINISH: &str = concat!(
     "UPDATE jobs SET status = ?1, message = ?2, results = ?3, error = ?4, ",
     "progress = CASE WHEN ?1 = 'successful' THEN 100 ELSE progress END, ",
-    "finished = ?5, updated = ?5 ",
+    "finished = ?5, updated = ?5, fuel = ?7, result_bytes = ?8 ",
     "WHERE id = ?6 AND status = 'running' ",
     "RETURNING ",
     job_columns!()
 );
+
+/// `?1` = fuel, `?2` = result bytes, `?3` = id: what a run used, recorded
+/// after its job was dismissed under it.
+pub(super) const SET_USAGE: &str = "UPDATE jobs SET fuel = ?1, result_bytes = ?2 WHERE id = ?3";
 
 /// `?1` = now, `?2` = id. `finished` keeps its value for jobs that had
 /// already ended, so their duration stays what it was.
@@ -92,7 +121,7 @@ pub(super) const DISMISS: &str = concat!(
 pub(super) const RESUME_INTERRUPTED: &str = concat!(
     "UPDATE jobs SET status = 'accepted', message = 'resumed after a server restart', ",
     "progress = NULL, started = NULL, updated = ?1 ",
-    "WHERE status = 'running' AND attempts < ?2"
+    "WHERE status = 'running' AND finished IS NULL AND attempts < ?2"
 );
 
 /// `?1` = error JSON, `?2` = now. Runs after [`RESUME_INTERRUPTED`], so
@@ -100,7 +129,7 @@ pub(super) const RESUME_INTERRUPTED: &str = concat!(
 pub(super) const FAIL_INTERRUPTED: &str = concat!(
     "UPDATE jobs SET status = 'failed', message = 'interrupted by a server restart', ",
     "error = ?1, finished = ?2, updated = ?2 ",
-    "WHERE status = 'running'"
+    "WHERE status = 'running' AND finished IS NULL"
 );
 
 /// `?1` = job id, `?2` = time, `?3` = level, `?4` = message. The sequence

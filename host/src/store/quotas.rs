@@ -11,23 +11,17 @@ const SET_QUOTA: &str =
      ON CONFLICT (tenant_id) DO UPDATE SET quota = excluded.quota, updated = excluded.updated";
 const CLEAR_QUOTA: &str = "DELETE FROM tenant_quotas WHERE tenant_id = ?1";
 const QUOTA: &str = "SELECT quota FROM tenant_quotas WHERE tenant_id = ?";
-const COUNT_OWNED: &str = "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status = ?";
-const FUEL_SINCE: &str =
-    "SELECT COALESCE(SUM(fuel), 0) FROM job_usage WHERE owner = ? AND finished >= ?";
-const RESULT_BYTES: &str = "SELECT COALESCE(SUM(u.result_bytes), 0) FROM job_usage u \
-     JOIN jobs j ON j.id = u.job_id WHERE u.owner = ? AND j.status = 'successful'";
-const RECORD_USAGE: &str =
-    "INSERT OR REPLACE INTO job_usage (job_id, owner, finished, fuel, result_bytes) \
-     VALUES (?1, ?2, ?3, ?4, ?5)";
-
-/// What one job used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Fuel burnt.
-    pub fuel: u64,
-    /// Bytes of results kept.
-    pub result_bytes: u64,
-}
+/// Only open statuses (`accepted`, `running`) are counted: `finished IS
+/// NULL` is what lets the count use `jobs_open`.
+const COUNT_OWNED: &str =
+    "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status = ? AND finished IS NULL";
+/// `?1` = owner, `?2` = since, `?3` = the day of `since`. A job's fuel
+/// counts from when it was created; that of jobs retention deleted, by day.
+const FUEL_SINCE: &str = "SELECT \
+     COALESCE((SELECT SUM(fuel) FROM jobs WHERE owner = ?1 AND created >= ?2), 0) + \
+     COALESCE((SELECT SUM(fuel) FROM usage_days WHERE owner = ?1 AND day >= ?3), 0)";
+const RESULT_BYTES: &str = "SELECT COALESCE(SUM(result_bytes), 0) FROM jobs \
+     WHERE owner = ? AND status = 'successful'";
 
 impl JobStore {
     /// `tenant`'s own quota; `None` to go back to the server's defaults.
@@ -61,7 +55,7 @@ impl JobStore {
         Ok(row.map(|q| serde_json::from_str(&q)).transpose()?)
     }
 
-    /// How many of `tenant`'s jobs are in `status` (as stored).
+    /// How many of `tenant`'s jobs are in `status`, `accepted` or `running`.
     pub async fn count_owned(&self, tenant: &str, status: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(COUNT_OWNED)
             .bind(tenant)
@@ -71,11 +65,13 @@ impl JobStore {
         Ok(n as u64)
     }
 
-    /// Fuel `tenant`'s jobs burnt since `since`.
+    /// Fuel burnt by `tenant`'s jobs created since `since` (and, of those
+    /// retention deleted, created on `since`'s day or later).
     pub async fn fuel_since(&self, tenant: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(FUEL_SINCE)
             .bind(tenant)
             .bind(to_micros(since))
+            .bind(to_micros(since).div_euclid(86_400_000_000))
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
@@ -88,38 +84,5 @@ impl JobStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
-    }
-
-    /// Records what job `id` of `owner` used, now. Returns once the write
-    /// is queued, so a job's end does not wait for it; writes commit in
-    /// order, so it is durable before the job's own final row, which is
-    /// queued after it. `failed` learns of a failure, on the writer thread.
-    pub fn record_usage(
-        &self,
-        id: &str,
-        owner: &str,
-        usage: Usage,
-        failed: impl FnOnce(StoreError) + Send + 'static,
-    ) -> Result<(), StoreError> {
-        let (id, owner) = (id.to_string(), owner.to_string());
-        let fuel = i64::try_from(usage.fuel).unwrap_or(i64::MAX);
-        let bytes = i64::try_from(usage.result_bytes).unwrap_or(i64::MAX);
-        self.writer.submit(
-            move |conn| {
-                conn.prepare_cached(RECORD_USAGE)?.execute((
-                    id,
-                    owner,
-                    now_micros(),
-                    fuel,
-                    bytes,
-                ))?;
-                Ok(())
-            },
-            move |done| {
-                if let Err(e) = done {
-                    failed(e);
-                }
-            },
-        )
     }
 }

@@ -6,7 +6,7 @@
 //! dropped on the way in.
 
 use super::StoreError;
-use crate::model::{JobRecord, JobStatus, LogLine};
+use crate::model::{JobRecord, JobStatus, LogLine, Usage};
 use chrono::{DateTime, Utc};
 
 /// The `jobs` columns [`JobRow`] reads; every query that returns jobs selects
@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 macro_rules! job_columns {
     () => {
         "id, process_id, status, message, progress, created, \
-         started, finished, updated, attempts, request, results, error, owner"
+         started, finished, updated, attempts, request, results, error, owner, \
+         fuel, result_bytes"
     };
 }
 pub(super) use job_columns;
@@ -66,6 +67,8 @@ pub(super) struct JobRow {
     results: Option<String>,
     error: Option<String>,
     owner: String,
+    fuel: Option<i64>,
+    result_bytes: Option<i64>,
 }
 
 impl JobRow {
@@ -86,6 +89,8 @@ impl JobRow {
             results: r.get(11)?,
             error: r.get(12)?,
             owner: r.get(13)?,
+            fuel: r.get(14)?,
+            result_bytes: r.get(15)?,
         })
     }
 }
@@ -117,7 +122,18 @@ impl TryFrom<JobRow> for JobRecord {
             .transpose()?;
         let attempts = u32::try_from(r.attempts)
             .map_err(|_| StoreError::Corrupt(format!("job {}: attempts {}", r.id, r.attempts)))?;
+        let count = |n: i64| {
+            u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("job {}: usage {n}", r.id)))
+        };
+        let usage = match r.fuel {
+            Some(fuel) => Some(Usage {
+                fuel: count(fuel)?,
+                result_bytes: count(r.result_bytes.unwrap_or(0))?,
+            }),
+            None => None,
+        };
         Ok(JobRecord {
+            usage,
             process_id: r.process_id,
             status,
             message: r.message,
@@ -159,4 +175,9 @@ impl TryFrom<LogRow> for LogLine {
             message: r.message,
         })
     }
+}
+
+/// A usage count as stored: SQLite integers are signed.
+pub(super) fn count_to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

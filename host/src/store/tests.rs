@@ -38,6 +38,7 @@ fn job(id: &str, process_id: &str, created: DateTime<Utc>) -> JobRecord {
         results: None,
         error: None,
         owner: "alice".into(),
+        usage: None,
     }
 }
 
@@ -403,7 +404,7 @@ async fn update_progress_only_while_running() {
     );
 
     assert!(store
-        .finish("j", JobStatus::Failed, None, None, None)
+        .finish("j", JobStatus::Failed, None, None, None, Usage::default())
         .await
         .unwrap()
         .is_some());
@@ -438,7 +439,8 @@ async fn finish_moves_running_jobs_to_a_final_status() {
             JobStatus::Successful,
             Some("done"),
             Some(&results),
-            None
+            None,
+            Usage::default()
         )
         .await
         .unwrap()
@@ -455,7 +457,14 @@ async fn finish_moves_running_jobs_to_a_final_status() {
 
     let error = json!({"title": "guest trapped", "detail": "unreachable"});
     assert!(store
-        .finish("bad", JobStatus::Failed, Some("trap"), None, Some(&error))
+        .finish(
+            "bad",
+            JobStatus::Failed,
+            Some("trap"),
+            None,
+            Some(&error),
+            Usage::default()
+        )
         .await
         .unwrap()
         .is_some());
@@ -466,7 +475,7 @@ async fn finish_moves_running_jobs_to_a_final_status() {
 
     // Only running jobs finish, and only once.
     assert!(store
-        .finish("ok", JobStatus::Failed, None, None, None)
+        .finish("ok", JobStatus::Failed, None, None, None, Usage::default())
         .await
         .unwrap()
         .is_none());
@@ -475,12 +484,26 @@ async fn finish_moves_running_jobs_to_a_final_status() {
         JobStatus::Successful
     );
     assert!(store
-        .finish("queued", JobStatus::Successful, None, Some(&results), None)
+        .finish(
+            "queued",
+            JobStatus::Successful,
+            None,
+            Some(&results),
+            None,
+            Usage::default()
+        )
         .await
         .unwrap()
         .is_none());
     assert!(store
-        .finish("unknown", JobStatus::Successful, None, None, None)
+        .finish(
+            "unknown",
+            JobStatus::Successful,
+            None,
+            None,
+            None,
+            Usage::default()
+        )
         .await
         .unwrap()
         .is_none());
@@ -491,7 +514,7 @@ async fn finish_moves_running_jobs_to_a_final_status() {
         JobStatus::Dismissed,
     ] {
         assert!(matches!(
-            store.finish("queued", status, None, None, None).await,
+            store.finish("queued", status, None, None, None, Usage::default()).await,
             Err(StoreError::NotFinishable(s)) if s == status
         ));
     }
@@ -511,7 +534,8 @@ async fn finish_refuses_a_job_dismissed_while_running() {
             JobStatus::Successful,
             Some("done"),
             Some(&results),
-            None
+            None,
+            Usage::default()
         )
         .await
         .unwrap()
@@ -700,6 +724,7 @@ async fn reopening_keeps_everything() {
             Some("done"),
             Some(&json!({"v": 1})),
             None,
+            Usage::default(),
         )
         .await
         .unwrap();
@@ -815,44 +840,64 @@ async fn claims_take_turns_across_owners_within_their_running_caps() {
 #[tokio::test]
 async fn usage_counts_fuel_by_day_and_results_of_stored_successful_jobs() {
     let (_dir, store) = fresh().await;
-    let usage = |fuel, result_bytes| Usage { fuel, result_bytes };
+    let ended = |id: &str, owner: &str, status, fuel, result_bytes| JobRecord {
+        status,
+        owner: owner.into(),
+        finished: Some(now()),
+        usage: Some(Usage { fuel, result_bytes }),
+        ..job(id, "p", now())
+    };
     store
-        .record_usage("kept", "alice", usage(7, 100), |e| panic!("{e}"))
+        .insert(&ended("kept", "alice", JobStatus::Successful, 7, 100))
+        .await
         .unwrap();
     store
-        .record_usage("failed", "alice", usage(5, 50), |e| panic!("{e}"))
+        .insert(&ended("failed", "alice", JobStatus::Failed, 5, 0))
+        .await
         .unwrap();
     store
-        .record_usage("other", "bob", usage(1, 1), |e| panic!("{e}"))
+        .insert(&ended("other", "bob", JobStatus::Successful, 1, 1))
+        .await
         .unwrap();
-    let mut kept = job("kept", "p", now());
-    kept.status = JobStatus::Successful;
-    let mut failed = job("failed", "p", now());
-    failed.status = JobStatus::Failed;
-    // Written after the usage, so committed after it too.
-    store.insert(&kept).await.unwrap();
-    store.insert(&failed).await.unwrap();
+    // A job that ran under its dismissal: no results, its fuel counts.
+    store.insert(&job("gone", "p", now())).await.unwrap();
+    store.claim("gone").await.unwrap();
+    store.dismiss("gone").await.unwrap();
+    let burnt = Usage {
+        fuel: 11,
+        result_bytes: 0,
+    };
+    store.set_usage("gone", burnt).await.unwrap();
+    assert_eq!(store.get("gone").await.unwrap().unwrap().usage, Some(burnt));
+
     assert_eq!(store.result_bytes("alice").await.unwrap(), 100);
-    assert_eq!(
-        store
-            .fuel_since("alice", now() - TimeDelta::hours(1))
-            .await
-            .unwrap(),
-        12
-    );
-    assert_eq!(
-        store
-            .fuel_since("alice", now() + TimeDelta::hours(1))
-            .await
-            .unwrap(),
-        0
-    );
+    let fuel = |since| {
+        let store = store.clone();
+        async move { store.fuel_since("alice", since).await.unwrap() }
+    };
+    assert_eq!(fuel(now() - TimeDelta::hours(1)).await, 23);
+    assert_eq!(fuel(now() + TimeDelta::hours(1)).await, 0);
     store.dismiss("kept").await.unwrap();
     assert_eq!(
         store.result_bytes("alice").await.unwrap(),
         0,
         "dismissed results are gone"
     );
+
+    // Retention deletes the jobs; the day's fuel still counts them.
+    let deleted = store
+        .delete_final_before(Some(now() + TimeDelta::seconds(1)))
+        .await
+        .unwrap();
+    assert_eq!(deleted.len(), 4);
+    assert_eq!(fuel(quota_day_start()).await, 23);
+    assert_eq!(store.fuel_since("bob", quota_day_start()).await.unwrap(), 1);
+    assert_eq!(fuel(quota_day_start() + TimeDelta::days(1)).await, 0);
+}
+
+/// The start of today, as the daily fuel quota counts.
+fn quota_day_start() -> DateTime<Utc> {
+    crate::tenancy::quota::start_of_day(Utc::now())
 }
 
 #[tokio::test]
@@ -940,6 +985,7 @@ async fn finish_returns_the_finished_job() {
             Some("done"),
             Some(&json!({"v": 1})),
             None,
+            Usage::default(),
         )
         .await
         .unwrap()

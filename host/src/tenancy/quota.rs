@@ -206,7 +206,7 @@ impl Quotas {
     pub async fn own(&self, tenant: &str) -> Result<Quota> {
         if let Some((read, quota)) = self.own.lock().expect("quota cache").get(tenant) {
             if read.elapsed() < OWN_QUOTA_TTL {
-                return Ok(quota.clone());
+                return Ok(*quota);
             }
         }
         let read = Instant::now();
@@ -214,7 +214,7 @@ impl Quotas {
         self.own
             .lock()
             .expect("quota cache")
-            .insert(tenant.to_string(), (read, quota.clone()));
+            .insert(tenant.to_string(), (read, quota));
         Ok(quota)
     }
 
