@@ -671,3 +671,101 @@ fn dismissing_a_running_container_job_kills_its_container() {
     let status: Value = s.client().get(&job).send().unwrap().json().unwrap();
     assert_eq!(status["status"], "dismissed", "{status}");
 }
+
+/// A workflow whose steps are deployed wades processes: `echo` twice, the
+/// second fed by the first.
+const ECHO_TWICE: &str = r##"
+cwlVersion: v1.2
+$namespaces: {wades: "https://wades.dev/cwl#"}
+$graph:
+- class: Workflow
+  id: echo-twice
+  inputs: {word: string}
+  outputs:
+    said: {type: string, outputSource: second/stringInput}
+  steps:
+    first: {run: "#say", in: {stringInput: word}, out: [stringInput]}
+    second: {run: "#say", in: {stringInput: first/stringInput}, out: [stringInput]}
+- class: CommandLineTool
+  id: say
+  requirements:
+    wades:WasmRequirement: {process: echo}
+  inputs: {stringInput: string}
+  outputs: {stringInput: string}
+"##;
+
+#[test]
+fn wasm_steps_run_deployed_processes_in_the_sandbox_without_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    // No container backend at all: every step runs in-process.
+    let s = Server::start_developer(&dir, &[]);
+    created(
+        deploy(&s, ECHO_TWICE, "application/cwl+yaml", "?w=echo-twice"),
+        "echo-twice",
+    );
+    let r = s
+        .client()
+        .post(s.url("/processes/echo-twice/execution"))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {"word": "sandboxed"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let job = r.headers()["location"].to_str().unwrap().to_string();
+    let status = wait_final_with(&s.client(), &job, Duration::from_secs(60));
+    assert_eq!(status["status"], "successful", "{status}");
+    let results: Value = s
+        .client()
+        .get(format!("{job}/results"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(results["said"], "sandboxed", "{results}");
+    let log = s
+        .client()
+        .get(format!("{job}/logs"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        log.contains("step 'say' started (wasm)") || log.contains("step 'say' started"),
+        "{log}"
+    );
+
+    // A step naming a process nobody deployed fails its job, saying so.
+    let ghost = ECHO_TWICE
+        .replace("process: echo", "process: no-such-process")
+        .replace("id: echo-twice", "id: ghost");
+    created(
+        deploy(&s, &ghost, "application/cwl+yaml", "?w=ghost"),
+        "ghost",
+    );
+    let r = s
+        .client()
+        .post(s.url("/processes/ghost/execution"))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {"word": "x"}}))
+        .send()
+        .unwrap();
+    let job = r.headers()["location"].to_str().unwrap().to_string();
+    let status = wait_final_with(&s.client(), &job, Duration::from_secs(60));
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("no process 'no-such-process' is deployed"),
+        "{status}"
+    );
+
+    // A WASI command step has no sandbox in the server yet: refused at deploy.
+    let command = "cwlVersion: v1.2\nclass: CommandLineTool\nid: counted\n$namespaces: {wades: \"https://wades.dev/cwl#\"}\nrequirements:\n  wades:WasmRequirement: {command: wc}\ninputs: []\noutputs: []\n";
+    let detail = exception(
+        deploy(&s, command, "application/cwl+yaml", ""),
+        400,
+        "invalid-parameter",
+    );
+    assert!(detail.contains("'counted'"), "{detail}");
+}

@@ -2,20 +2,35 @@
 //! that decides it, for deploy-time checks and for the runner of a job.
 //!
 //! The server never runs a plain host command (fail closed): a
-//! CommandLineTool runs only on a sandboxing backend, today a container
-//! (`DockerRequirement`, as requirement or hint) on the Docker backend.
-//! Another sandboxing backend adds its requirement to [`SANDBOXED`] and
-//! its backend to [`server_runner`].
+//! CommandLineTool runs only on a sandboxing backend: a container
+//! (`DockerRequirement`, as requirement or hint) on the Docker backend, or
+//! a deployed wades process (`wades:WasmRequirement` naming a process id
+//! or digest) on the wasm backend. Another sandboxing backend adds its
+//! test to [`sandboxed`] and its backend to [`server_runner`].
 
 use super::backend::StepBackend;
 use super::model::{Effective, Process, ProcessKind};
 use super::runner::{Runner, RunnerOptions};
+use super::wasm::{self, WasmTarget};
 use super::Result;
 use std::sync::Arc;
 
-/// Requirement (or hint) classes that put a CommandLineTool in a sandbox
-/// the server has a backend for.
+/// Requirement (or hint) classes that put a CommandLineTool in a container.
 pub const SANDBOXED: &[&str] = &["DockerRequirement"];
+
+/// Whether the server has a sandbox for `tool` under `effective`: a
+/// container, or a wades process. WASI commands are not deployable yet, so
+/// a tool naming one has no sandbox here.
+fn sandboxed(tool: &Process, effective: &Effective) -> bool {
+    SANDBOXED.iter().any(|c| effective.get(c).is_some())
+        || matches!(
+            wasm::request(tool, effective),
+            Ok(Some(wasm::WasmRequest {
+                target: WasmTarget::Process(_),
+                ..
+            }))
+        )
+}
 
 /// The CommandLineTools of `process` (itself, or steps at any depth) that
 /// only a host command could run, by id: the server refuses to deploy
@@ -30,7 +45,7 @@ fn walk(process: &Process, inherited: &Effective, found: &mut Vec<String>) {
     let effective = inherited.nested(&process.requirements, &process.hints);
     match &process.kind {
         ProcessKind::CommandLineTool(_) => {
-            if !SANDBOXED.iter().any(|c| effective.get(c).is_some()) {
+            if !sandboxed(process, &effective) {
                 found.push(process.id.clone());
             }
         }
@@ -45,9 +60,11 @@ fn walk(process: &Process, inherited: &Effective, found: &mut Vec<String>) {
 }
 
 /// A runner for a server job: host commands off, and the sandboxing
-/// backends the server has (`docker`, when the operator enabled it).
+/// backends the server has: `wasm` for wades processes, and `docker` when
+/// the operator enabled it.
 pub fn server_runner(
     options: RunnerOptions,
+    wasm: Arc<dyn StepBackend>,
     docker: Option<Arc<dyn StepBackend>>,
 ) -> Result<Runner> {
     let mut runner = Runner::new(RunnerOptions {
@@ -57,7 +74,8 @@ pub fn server_runner(
     if let Some(d) = docker {
         runner = runner.with_backend(d);
     }
-    Ok(runner)
+    // Added last, asked first: a tool that offers both runs in-process.
+    Ok(runner.with_backend(wasm))
 }
 
 #[cfg(test)]

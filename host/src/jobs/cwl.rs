@@ -14,10 +14,11 @@ use crate::cwl::describe::{media_type, OCTET_STREAM};
 use crate::cwl::docker::{DockerBackend, DockerConfig};
 use crate::cwl::placement;
 use crate::cwl::types::CwlType;
+use crate::cwl::wasm::WasmBackend;
 use crate::cwl::{files, CwlError, RunnerOptions};
 use crate::model::{JobRecord, NamedValue, Usage, Value};
 use crate::ogc::results::{stored_from_value, StoredOutput};
-use crate::registry::CwlProcess;
+use crate::registry::{CwlProcess, DeployedComponents};
 use crate::runtime::RunError;
 use serde_json::{Map, Value as Json};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,13 @@ pub(super) async fn execute(
     let docker = inner.cwl.docker().await?.map(|d| {
         Arc::new(LoggedSteps::new(d, events.clone(), logs_dir.clone())) as Arc<dyn StepBackend>
     });
+    let catalog = DeployedComponents::for_owner(inner.registry.clone(), &job.owner);
+    let wasm = WasmBackend::new(inner.runtime.clone(), Arc::new(catalog));
+    let wasm = Arc::new(LoggedSteps::new(
+        Arc::new(wasm),
+        events.clone(),
+        logs_dir.clone(),
+    )) as Arc<dyn StepBackend>;
     let runner = placement::server_runner(
         RunnerOptions {
             tmp_root: Some(root.join("work")),
@@ -98,6 +106,7 @@ pub(super) async fn execute(
             max_parallel: 2,
             ..RunnerOptions::default()
         },
+        wasm,
         docker,
     )
     .map_err(|e| RunError::Host(e.to_string()))?;

@@ -46,6 +46,10 @@ impl StepBackend for LoggedSteps {
         self.inner.supports(job)
     }
 
+    fn runs_wasm(&self) -> bool {
+        self.inner.runs_wasm()
+    }
+
     fn run<'a>(&'a self, mut job: StepJob) -> BoxFuture<'a, crate::cwl::Result<StepOutcome>> {
         Box::pin(async move {
             let n = self.next.fetch_add(1, Ordering::Relaxed);

@@ -7,9 +7,11 @@
 //! cache. Uploaded components are compiled in a child process under a
 //! budget ([`Runtime::load_untrusted`]), never in the server itself.
 
+mod components;
 mod cwl;
 mod deploy;
 
+pub use components::DeployedComponents;
 pub use deploy::{DeployLimits, Deployable};
 
 use crate::error::{Error, Result};
