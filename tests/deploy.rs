@@ -226,13 +226,21 @@ fn status_codes_and_exception_types_of_part_2() {
         .send()
         .unwrap();
     exception(r, 415, "ogcapi-processes-2/1.0/unsupported-media-type");
-    let docker = json!({"executionUnit": {"type": "docker", "image": "busybox"}});
+    let jar = json!({"executionUnit": {"type": "jar", "href": "https://example.org/p.jar"}});
     let detail = exception(
-        deploy_package(&s, &docker, "application/json"),
+        deploy_package(&s, &jar, "application/json"),
         415,
         "unsupported-media-type",
     );
-    assert!(detail.contains("docker"), "{detail}");
+    assert!(detail.contains("jar"), "{detail}");
+    // A container image says nothing of its inputs and outputs.
+    let docker = json!({"executionUnit": {"type": "docker", "image": "busybox"}});
+    let detail = exception(
+        deploy_package(&s, &docker, "application/json"),
+        400,
+        "invalid-parameter",
+    );
+    assert!(detail.contains("processDescription"), "{detail}");
 
     let r = s
         .client()

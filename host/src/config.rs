@@ -41,7 +41,7 @@
 //! time_seconds = 60
 //! memory_bytes = 2147483648
 //!
-//! [cwl.docker]                                  # CWL steps with a DockerRequirement
+//! [cwl.docker]                                  # CWL steps with a DockerRequirement; absent: refused
 //! pull = "if-missing"                           # never | if-missing | always
 //! user = "65534:65534"                          # when wades runs as root; never uid 0
 //! pids_limit = 256
@@ -183,8 +183,9 @@ impl std::str::FromStr for LogFormat {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CwlConfig {
-    /// The Docker backend.
-    pub docker: crate::cwl::docker::DockerConfig,
+    /// The Docker backend: on when the `[cwl.docker]` section is there (or
+    /// `WADES_CWL_DOCKER_PULL` is set); without it container steps fail.
+    pub docker: Option<crate::cwl::docker::DockerConfig>,
 }
 
 /// The per-identity token bucket (see `wades::http::limits`).
@@ -426,6 +427,15 @@ impl Config {
         }
         if let Some(v) = var("WADES_METRICS_PUBLIC") {
             self.metrics.public = parse("WADES_METRICS_PUBLIC", v)?;
+        }
+        if let Some(v) = var("WADES_CWL_DOCKER_PULL") {
+            let pull = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+                serde::de::value::Error,
+            >::new(&v))
+            .map_err(|_| {
+                format!("WADES_CWL_DOCKER_PULL: '{v}' is not never, if-missing or always")
+            })?;
+            self.cwl.docker.get_or_insert_with(Default::default).pull = pull;
         }
         Ok(())
     }

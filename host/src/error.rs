@@ -33,6 +33,10 @@ pub enum Error {
     /// this server takes.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A CWL document has no process of the id a deployment asked for
+    /// (`?w=`).
+    #[error("{0}")]
+    WorkflowNotFound(String),
     /// The request carries no valid credentials.
     #[error("{0}")]
     Unauthorized(String),

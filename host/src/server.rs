@@ -63,6 +63,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         &config.data_dir,
         config.jobs(),
         quotas.clone(),
+        config.cwl.docker.clone(),
         metrics.clone(),
     )?;
     jobs.start().await?;

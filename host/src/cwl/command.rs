@@ -354,6 +354,7 @@ mod tests {
             format: None,
             load_contents: false,
             load_listing: None,
+            texts: Default::default(),
         }
     }
 

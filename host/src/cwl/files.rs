@@ -46,6 +46,62 @@ pub fn file_uri(path: &Path) -> String {
         .unwrap_or_else(|()| format!("file://{}", path.display()))
 }
 
+/// Fails unless every File and Directory in `value` (secondary files and
+/// listings included), and everything inside a Directory, is under `root`
+/// once symlinks are resolved. A server confines a job's runs to its own
+/// folder so that an expression or a tool cannot hand it any other file of
+/// the host, e.g. `{"class": "File", "location": "file:///etc/shadow"}` or a
+/// symlink to it left in an output directory.
+pub fn check_confined(value: &Value, root: &Path) -> Result<()> {
+    let root = std::fs::canonicalize(root).map_err(|e| fail!("{}: {e}", root.display()))?;
+    confined(value, &root)
+}
+
+fn confined(value: &Value, root: &Path) -> Result<()> {
+    match value {
+        Value::Array(items) => items.iter().try_for_each(|v| confined(v, root)),
+        Value::Object(o) => {
+            if matches!(class_of(value), Some("File" | "Directory")) {
+                let path = match (o.get("path"), o.get("location")) {
+                    (Some(Value::String(p)), _) => Some(PathBuf::from(p)),
+                    (_, Some(Value::String(l))) if l.starts_with("file:") => {
+                        url::Url::parse(l).ok().and_then(|u| u.to_file_path().ok())
+                    }
+                    (_, Some(Value::String(l))) if !l.starts_with("_:") && !l.contains("://") => {
+                        Some(PathBuf::from(l))
+                    }
+                    _ => None,
+                };
+                if let Some(p) = path {
+                    tree_inside(&p, root)?;
+                }
+            }
+            o.values().try_for_each(|v| confined(v, root))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `path`, and all under it if it is a folder, resolve inside `root`.
+fn tree_inside(path: &Path, root: &Path) -> Result<()> {
+    let outside = || {
+        CwlError::PermanentFail(format!(
+            "{} is outside the job's folder, which this runner may not read",
+            path.display()
+        ))
+    };
+    let real = std::fs::canonicalize(path).map_err(|_| outside())?;
+    if !real.starts_with(root) {
+        return Err(outside());
+    }
+    if real.is_dir() {
+        for entry in std::fs::read_dir(&real)? {
+            tree_inside(&entry?.path(), root)?;
+        }
+    }
+    Ok(())
+}
+
 /// `nameroot` and `nameext` of a basename, split like Python's
 /// `os.path.splitext` (leading dots do not start an extension).
 pub fn split_name(basename: &str) -> (String, String) {

@@ -15,7 +15,7 @@
 
 use super::model::{
     Argument, CommandLineTool, InputParameter, OutputBinding, OutputParameter, Process,
-    ProcessKind, Step, StepInput, Workflow,
+    ProcessKind, Step, StepInput, Texts, Workflow,
 };
 use super::types::{ArrayType, Binding, CwlType, EnumType, Field, RecordType, SecondaryFile};
 use super::{invalid, CwlError, Result};
@@ -484,6 +484,7 @@ impl Loader {
             base_dir: ctx.base_dir.clone(),
             namespaces: ctx.namespaces.clone(),
             schemas: ctx.schemas.clone(),
+            texts: texts(node),
             kind,
         })
     }
@@ -919,6 +920,7 @@ fn parse_input(v: &Value, types: &TypeParser) -> Result<InputParameter> {
             || v.get("inputBinding")
                 .is_some_and(|b| bool_field(b, "loadContents")),
         load_listing: str_field(v, "loadListing"),
+        texts: texts(v),
         id,
     })
 }
@@ -984,8 +986,29 @@ fn parse_output(
         output_source,
         link_merge: str_field(v, "linkMerge"),
         pick_value: str_field(v, "pickValue"),
+        texts: texts(v),
         id,
     })
+}
+
+/// `label` and `doc` of a process or parameter; a `doc` list is joined
+/// by new lines.
+fn texts(v: &Value) -> Texts {
+    let doc = match v.get("doc") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Array(lines)) => Some(
+            lines
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => None,
+    };
+    Texts {
+        label: str_field(v, "label"),
+        doc,
+    }
 }
 
 fn fill_tool(tool: &mut CommandLineTool, obj: &Map<String, Value>) -> Result<()> {

@@ -25,20 +25,30 @@
 //!   `wades:WasmRequirement` in the wasm sandbox, as a wades process
 //!   ([`wasm_values`]) or a WASI command, from a [`wasm_catalog`].
 //!
-//! No HTTP types live here: the server will wrap this module, the
+//! For the server: [`document`] loads deployed documents without touching
+//! the server's files, [`docker_unit`] turns a Part 2 `docker` execution
+//! unit into a CommandLineTool, [`describe`] derives the OGC process
+//! description, and [`placement`] decides where steps may run (never as
+//! host commands).
+//!
+//! No HTTP types live here: the server wraps this module, the
 //! `wades cwl-runner` command line ([`cli`]) drives it directly.
 
 pub mod backend;
 pub mod cli;
 pub mod command;
+pub mod describe;
 pub mod docker;
 pub mod docker_paths;
+pub mod docker_unit;
+pub mod document;
 pub mod expr;
 pub mod files;
 pub mod js;
 pub mod load;
 pub mod model;
 pub mod outputs;
+pub mod placement;
 pub mod runner;
 pub mod tool;
 pub mod types;

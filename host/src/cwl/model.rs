@@ -34,8 +34,20 @@ pub struct Process {
     pub namespaces: BTreeMap<String, String>,
     /// `$schemas`: the ontologies formats are defined in.
     pub schemas: Vec<String>,
+    /// `label` and `doc`: what the OGC description calls title and
+    /// description.
+    pub texts: Texts,
     /// What the process does.
     pub kind: ProcessKind,
+}
+
+/// The human-readable `label` and `doc` of a process or parameter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Texts {
+    /// `label`: a short title.
+    pub label: Option<String>,
+    /// `doc`: a description (a list of strings is joined by new lines).
+    pub doc: Option<String>,
 }
 
 /// The class-specific part of a [`Process`].
@@ -73,6 +85,8 @@ pub struct InputParameter {
     pub load_contents: bool,
     /// `no_listing`, `shallow_listing` or `deep_listing` for Directories.
     pub load_listing: Option<String>,
+    /// `label` and `doc`.
+    pub texts: Texts,
 }
 
 /// An output parameter of any process class.
@@ -94,6 +108,8 @@ pub struct OutputParameter {
     pub link_merge: Option<String>,
     /// Workflow outputs: `first_non_null`, `the_only_non_null`, `all_non_null`.
     pub pick_value: Option<String>,
+    /// `label` and `doc`.
+    pub texts: Texts,
 }
 
 /// A `CommandOutputBinding`.

@@ -55,6 +55,10 @@ pub struct RunnerOptions {
     pub tmp_root: Option<PathBuf>,
     /// How many tool invocations may run at once.
     pub max_parallel: usize,
+    /// Only files under this folder may be given to tools or returned as
+    /// outputs ([`files::check_confined`]); a server sets it to the job's
+    /// folder. `None`: any file (the command line's local mode).
+    pub confine: Option<PathBuf>,
 }
 
 impl Default for RunnerOptions {
@@ -64,6 +68,7 @@ impl Default for RunnerOptions {
             js_limits: JsLimits::default(),
             tmp_root: None,
             max_parallel: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            confine: None,
         }
     }
 }
@@ -171,6 +176,14 @@ impl Runner {
         })
     }
 
+    /// Fails if `value` names files outside [`RunnerOptions::confine`].
+    pub(crate) fn check_confined(&self, value: &Value) -> Result<()> {
+        match &self.options.confine {
+            Some(root) => files::check_confined(value, root),
+            None => Ok(()),
+        }
+    }
+
     /// Waits for a free tool slot (`max_parallel`).
     pub(crate) async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
         // The semaphore is never closed, so acquiring cannot fail.
@@ -218,6 +231,7 @@ impl Runner {
         outdir: &Path,
     ) -> Result<Map<String, Value>> {
         let out = self.run(process, job, job_dir).await?;
+        self.check_confined(&Value::Object(out.clone()))?;
         std::fs::create_dir_all(outdir)?;
         let outdir = std::path::absolute(outdir)?;
         let mut value = Value::Object(out);

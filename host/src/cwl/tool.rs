@@ -59,6 +59,7 @@ pub(crate) async fn run_tool(
     });
     resources(effective, &eval, &inputs, &mut runtime)?;
 
+    runner.check_confined(&inputs)?;
     stage_inputs(&mut inputs, &dirs)?;
     let placed = initial_workdir(
         effective,
@@ -67,6 +68,7 @@ pub(crate) async fn run_tool(
         &runtime,
         &dirs.outdir,
         &process.base_dir,
+        runner,
     )?;
 
     let ctx = CommandContext {
@@ -446,6 +448,7 @@ fn initial_workdir(
     runtime: &Value,
     outdir: &Path,
     base_dir: &Path,
+    runner: &Runner,
 ) -> Result<Vec<PathBuf>> {
     let Some(req) = effective.get("InitialWorkDirRequirement") else {
         return Ok(vec![]);
@@ -592,6 +595,8 @@ fn initial_workdir(
                 std::fs::write(&target, text)?;
             }
             WorkItem::Entry(name, mut o) => {
+                // Expressions may make up entries: they get no other files.
+                runner.check_confined(&Value::Object(o.clone()))?;
                 let target = inside(outdir, &name)?;
                 let old = o.get("path").and_then(Value::as_str).map(PathBuf::from);
                 let parent = target.parent().unwrap_or(outdir).to_path_buf();

@@ -7,7 +7,7 @@ use super::processes::pairs;
 use super::AppState;
 use crate::error::{Error, Result};
 use crate::model::{Principal, Visibility};
-use crate::ogc::package::WASM;
+use crate::ogc::package::{self, WASM};
 use crate::registry::Deployable;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -28,11 +28,14 @@ pub async fn deploy(
     headers: HeaderMap,
     raw: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
-    let id = pairs(query)
-        .into_iter()
-        .find(|(k, _)| k == "id")
-        .map(|(_, v)| v);
-    let what = deployable(&headers, body(raw)?, id)?;
+    let query = pairs(query);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let what = deployable(&headers, body(raw)?, param("id"), param("w"))?;
     let entry = app.registry.deploy(what, &who).await?;
     let location = format!("{}/processes/{}", app.base, entry.description.id);
     let summary = crate::ogc::process_summary(&entry.description, &app.base, entry.mutable);
@@ -48,10 +51,15 @@ pub async fn replace(
     State(app): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     raw: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode> {
-    let what = deployable(&headers, body(raw)?, None)?;
+    let w = pairs(query)
+        .into_iter()
+        .find(|(k, _)| k == "w")
+        .map(|(_, v)| v);
+    let what = deployable(&headers, body(raw)?, None, w)?;
     app.registry.replace(&id, what, &who).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -67,7 +75,8 @@ pub async fn undeploy(
 }
 
 /// `GET /processes/{id}/package`: the package as deployed, or the component
-/// itself with `Accept: application/wasm` (or `?f=wasm`).
+/// itself with `Accept: application/wasm` (or `?f=wasm`), or a CWL
+/// process's document with `Accept: application/cwl…` (or `?f=cwl`).
 pub async fn package(
     State(app): State<AppState>,
     who: Principal,
@@ -80,16 +89,28 @@ pub async fn package(
         .into_iter()
         .find(|(k, _)| k == "f")
         .map(|(_, v)| v);
-    if let Some(other) = f.as_deref().filter(|f| !matches!(*f, "json" | "wasm")) {
+    if let Some(other) = f
+        .as_deref()
+        .filter(|f| !matches!(*f, "json" | "wasm" | "cwl"))
+    {
         return Err(Error::InvalidParameter(format!(
-            "f must be json or wasm, not '{other}'"
+            "f must be json, wasm or cwl, not '{other}'"
         )));
     }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if f.as_deref() == Some("wasm") || (f.is_none() && accept.contains(WASM)) {
+    let cwl_type = package::stored_cwl_media_type(&package);
+    if let Some(media_type) = &cwl_type {
+        if f.as_deref() == Some("cwl") || (f.is_none() && accept.contains(package::CWL)) {
+            let bytes = app.registry.module(&digest)?;
+            return Ok(([(header::CONTENT_TYPE, media_type.clone())], bytes).into_response());
+        }
+    }
+    if cwl_type.is_none()
+        && (f.as_deref() == Some("wasm") || (f.is_none() && accept.contains(WASM)))
+    {
         let bytes = app.registry.module(&digest)?;
         return Ok(([(header::CONTENT_TYPE, WASM)], bytes).into_response());
     }
@@ -127,8 +148,14 @@ pub async fn set_visibility(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// What the body deploys, by its media type.
-fn deployable(headers: &HeaderMap, bytes: Bytes, id: Option<String>) -> Result<Deployable> {
+/// What the body deploys, by its media type; `w` picks a process of a CWL
+/// `$graph`.
+fn deployable(
+    headers: &HeaderMap,
+    bytes: Bytes,
+    id: Option<String>,
+    w: Option<String>,
+) -> Result<Deployable> {
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -138,6 +165,16 @@ fn deployable(headers: &HeaderMap, bytes: Bytes, id: Option<String>) -> Result<D
     if media == WASM {
         return Ok(Deployable::Component {
             bytes: bytes.to_vec(),
+            id,
+        });
+    }
+    if package::is_cwl(&media) {
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::BadRequest("the CWL document is not UTF-8 text".into()))?;
+        return Ok(Deployable::Cwl {
+            text,
+            media_type: media,
+            w,
             id,
         });
     }
@@ -152,6 +189,6 @@ fn deployable(headers: &HeaderMap, bytes: Bytes, id: Option<String>) -> Result<D
         media.as_str()
     };
     Err(Error::UnsupportedMediaType(format!(
-        "cannot deploy a body of {shown}; send a component as {WASM}, or an application package as application/ogcapppkg+json"
+        "cannot deploy a body of {shown}; send a component as {WASM}, a CWL document as application/cwl+yaml or application/cwl+json, or an application package as application/ogcapppkg+json"
     )))
 }

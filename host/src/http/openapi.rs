@@ -97,7 +97,10 @@ fn operations(base: &str) -> Value {
     let deploy_body = json!({
         "application/wasm": {"schema": {"type": "string", "format": "binary"}},
         "application/ogcapppkg+json": {"schema": package.clone()},
-        "application/json": {"schema": package}
+        "application/json": {"schema": package},
+        "application/cwl": {"schema": {"type": "string"}},
+        "application/cwl+json": {"schema": {"type": "object"}},
+        "application/cwl+yaml": {"schema": {"type": "string"}}
     });
     json!({
         "openapi": "3.0.3",
@@ -111,13 +114,14 @@ fn operations(base: &str) -> Value {
             "/processes": {
                 "get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": linked(ok("process summaries", "application/json"), "id", "/processes/0/id", ON_PROCESS), "400": problem("invalid limit or offset")})),
                 "post": {
-                    "summary": "Deploy a process (a WebAssembly component, or an application package naming one)",
+                    "summary": "Deploy a process (a WebAssembly component, a CWL document, or an application package naming one or a container image)",
                     "operationId": "deploy",
-                    "parameters": [param("id", "query", json!({"type": "string"}), false)],
+                    "parameters": [param("id", "query", json!({"type": "string"}), false),
+                        param("w", "query", json!({"type": "string"}), false)],
                     "requestBody": {"required": true, "content": deploy_body.clone()},
                     "responses": {
                         "201": linked(ok("the deployed process's summary; Location names it", "application/json"), "id", "/id", ON_PROCESS),
-                        "400": problem("invalid component or package"), "409": problem("duplicated process"),
+                        "400": problem("invalid component or package, or no process `w` in the CWL document (workflow-not-found)"), "409": problem("duplicated process"),
                         "413": problem("component too large, or larger than the tenant's module quota"),
                         "415": problem("unsupported media type"),
                         "507": problem("the tenant's module quota is full")
@@ -149,9 +153,9 @@ fn operations(base: &str) -> Value {
                 }
             },
             "/processes/{id}/package": {"get": op("The package a process was deployed with", "getPackage",
-                json!([id, param("f", "query", json!({"type": "string", "enum": ["json", "wasm"]}), false)]),
-                json!({"200": {"description": "the package, or the component with Accept: application/wasm",
-                    "content": {"application/ogcapppkg+json": {}, "application/wasm": {}}}, "404": not_found}))},
+                json!([id, param("f", "query", json!({"type": "string", "enum": ["json", "wasm", "cwl"]}), false)]),
+                json!({"200": {"description": "the package, or the component with Accept: application/wasm, or the CWL document with Accept: application/cwl",
+                    "content": {"application/ogcapppkg+json": {}, "application/wasm": {}, "application/cwl": {}}}, "404": not_found}))},
             "/processes/{id}/execution": {"post": {
                 "summary": "Execute a process", "operationId": "execute",
                 "parameters": [id, param("Prefer", "header", json!({"type": "string"}), false)],

@@ -18,6 +18,8 @@
 //! (see [`JobStore::claim_batch`]), so a dismissal either stops the claim or
 //! finds the handle.
 
+mod cwl;
+mod cwl_log;
 mod events;
 mod retention;
 mod staging;
@@ -30,7 +32,7 @@ use crate::metrics::{JobEnd, Metrics};
 use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue, Principal, Usage};
 use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
-use crate::registry::Registry;
+use crate::registry::{Implementation, Registry};
 use crate::runtime::{Job as RuntimeJob, JobDirs, RunError, Runtime};
 use crate::store::{JobStore, StoreError};
 use crate::tenancy::quota::Quotas;
@@ -78,6 +80,8 @@ struct Inner {
     /// Jobs running on this node per owner, for the sync quota check: a
     /// short sync job never has a `running` row to count.
     owners: usage::RunningOwners,
+    /// Where the steps of CWL jobs run.
+    cwl: cwl::CwlBackends,
     metrics: Metrics,
 }
 
@@ -92,6 +96,10 @@ pub struct JobsConfig {
     pub max_attempts: u32,
 }
 
+/// Where the container steps of CWL jobs run: the Docker engine with these
+/// settings (`[cwl.docker]`), or nowhere.
+pub type CwlDocker = Option<crate::cwl::docker::DockerConfig>;
+
 /// Most queued jobs claimed in one statement.
 const CLAIM_BATCH: usize = 64;
 
@@ -99,8 +107,8 @@ const CLAIM_BATCH: usize = 64;
 pub const SYNC_WRITE_BEHIND: Duration = Duration::from_millis(50);
 
 impl Jobs {
-    /// A service over `store`, keeping job files under `data_dir/jobs`
-    /// and counting jobs in `metrics`.
+    /// A service over `store`, keeping job files under `data_dir/jobs`;
+    /// CWL container steps run on `docker`; jobs are counted in `metrics`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: JobStore,
@@ -110,6 +118,7 @@ impl Jobs {
         data_dir: &std::path::Path,
         config: JobsConfig,
         quotas: Quotas,
+        docker: CwlDocker,
         metrics: Metrics,
     ) -> Result<Self> {
         Ok(Jobs {
@@ -127,6 +136,7 @@ impl Jobs {
                 threads: threads::JobThreads::new(config.workers)?,
                 quotas,
                 owners: usage::RunningOwners::default(),
+                cwl: cwl::CwlBackends::new(docker),
                 metrics,
             }),
         })
@@ -680,6 +690,10 @@ async fn execute(
         .registry
         .get(&job.process_id)
         .map_err(|e| RunError::Host(e.to_string()))?;
+    let component = match &entry.process {
+        Implementation::Component(p) => p,
+        Implementation::Cwl(c) => return cwl::execute(inner, job, c, request, cancel, used).await,
+    };
     let root = inner.dir.join(&job.id);
     let dirs = JobDirs {
         inputs: root.join("inputs"),
@@ -720,7 +734,7 @@ async fn execute(
     if mounted {
         run = run.with_dirs(dirs.clone());
     }
-    let result = inner.runtime.execute(&entry.process, run).await;
+    let result = inner.runtime.execute(component, run).await;
     let _ = drain.await;
     if mounted {
         remove_dir(&dirs.inputs);

@@ -20,6 +20,8 @@ pub const CONFORMANCE_CLASSES: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-processes-1/2.0/conf/dismiss",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/cwl",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/docker",
 ];
 
 /// The `confClasses` document listing [`CONFORMANCE_CLASSES`].

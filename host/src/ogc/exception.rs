@@ -35,6 +35,10 @@ pub const IMMUTABLE_PROCESS: &str =
 pub const UNSUPPORTED_MEDIA_TYPE: &str =
     "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/unsupported-media-type";
 
+/// Part 2: `400` when `?w=` names no process of a CWL document.
+pub const WORKFLOW_NOT_FOUND: &str =
+    "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/workflow-not-found";
+
 /// How an error is told to clients: the HTTP status code, the exception
 /// type and its title. The one place errors become OGC exceptions.
 pub fn for_error(e: &Error) -> (u16, String, &'static str) {
@@ -49,6 +53,7 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
         Error::UnsupportedMediaType(_) => {
             (415, UNSUPPORTED_MEDIA_TYPE.into(), "Unsupported media type")
         }
+        Error::WorkflowNotFound(_) => (400, WORKFLOW_NOT_FOUND.into(), "Workflow not found"),
         Error::Unauthorized(_) => (401, ours("unauthorized"), "Unauthorized"),
         Error::Forbidden(_) => (403, ours("forbidden"), "Forbidden"),
         Error::InvalidParameter(_) => (400, INVALID_PARAMETER.into(), "Invalid parameter"),

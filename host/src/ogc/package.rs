@@ -1,6 +1,8 @@
 //! OGC Application Packages (`application/ogcapppkg+json`, Part 2) whose
-//! execution unit is a WebAssembly component, and the process description
-//! a package may carry to complete what the component says of itself.
+//! execution unit is a WebAssembly component, a CWL document (a link, or a
+//! qualified value of media type `application/cwl…`) or a Part 2 `docker`
+//! unit, and the process description a package may carry to complete what
+//! the unit says of itself.
 
 use crate::model::{Digest, ProcessDescription};
 use base64::Engine as _;
@@ -18,6 +20,76 @@ pub enum ExecutionUnit {
     Href(String),
     /// Already in the module store (`{"digest": "sha256:…"}` or `"sha256:…"`).
     Stored(Digest),
+    /// A CWL document.
+    Cwl(CwlUnit),
+    /// A Part 2 `docker` (or `oci`) unit: a container image to run.
+    Docker(Map<String, Value>),
+}
+
+/// Where a package's CWL document comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CwlUnit {
+    /// Given in the package (`{"value": <CWL as text or JSON>, "mediaType": "application/cwl+yaml"}`).
+    Text(String),
+    /// To be fetched (`{"href": "https://…", "type": "application/cwl"}`).
+    Href(String),
+    /// Deployed before: the document is in the module store, and `w` is
+    /// the process of a `$graph` it was deployed as.
+    Stored {
+        /// The document's digest.
+        digest: Digest,
+        /// The `$graph` entry.
+        w: Option<String>,
+    },
+}
+
+/// Media types of CWL documents start so (`application/cwl`,
+/// `application/cwl+json`, `application/cwl+yaml`).
+pub const CWL: &str = "application/cwl";
+
+/// The `type` of a stored CWL execution unit.
+pub const CWL_UNIT_TYPE: &str = "cwl";
+
+/// Whether `media_type` is one of CWL's.
+pub fn is_cwl(media_type: &str) -> bool {
+    let m = media_type.split(';').next().unwrap_or_default().trim();
+    m == CWL
+        || m.strip_prefix(CWL)
+            .is_some_and(|rest| rest.starts_with('+'))
+}
+
+/// The execution unit that names a stored CWL document, as packages are
+/// kept.
+pub fn stored_cwl_unit(digest: Digest, media_type: &str, w: Option<&str>) -> Value {
+    let mut unit =
+        json!({"type": CWL_UNIT_TYPE, "digest": digest.to_string(), "mediaType": media_type});
+    if let Some(w) = w {
+        unit["w"] = json!(w);
+    }
+    unit
+}
+
+/// The media type of the CWL document a kept package names, if it names
+/// one (a docker unit's generated document is CWL JSON).
+pub fn stored_cwl_media_type(package: &Value) -> Option<String> {
+    let unit = package.get("executionUnit")?;
+    match unit.get("type").and_then(Value::as_str) {
+        Some(CWL_UNIT_TYPE) => Some(
+            unit.get("mediaType")
+                .and_then(Value::as_str)
+                .unwrap_or(CWL)
+                .to_string(),
+        ),
+        Some("docker" | "oci") => Some(format!("{CWL}+json")),
+        _ => None,
+    }
+}
+
+/// `package` with its execution unit replaced by `unit`, as kept.
+pub fn with_unit(package: &Value, unit: Value) -> Value {
+    let mut m = package.as_object().cloned().unwrap_or_default();
+    m.insert("executionUnit".into(), unit);
+    Value::Object(m)
 }
 
 /// Why a package cannot be deployed.
@@ -91,10 +163,15 @@ fn unit(u: &Value) -> Result<ExecutionUnit, PackageError> {
     // `type` is the kind of an executionUnit object, or the media type of a link.
     let kind = m.get("type").and_then(Value::as_str);
     match kind {
-        Some(k @ ("docker" | "oci")) => {
-            return Err(PackageError::Unsupported(format!(
-                "executionUnit of type '{k}' (a container image) is not supported by this server; deploy a WebAssembly component (application/wasm)"
-            )))
+        Some("docker" | "oci") => return Ok(ExecutionUnit::Docker(m.clone())),
+        Some(CWL_UNIT_TYPE) => {
+            let digest = m
+                .get("digest")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("a stored CWL executionUnit names its digest".into()))
+                .and_then(digest)?;
+            let w = m.get("w").and_then(Value::as_str).map(str::to_string);
+            return Ok(ExecutionUnit::Cwl(CwlUnit::Stored { digest, w }));
         }
         Some(k) if k != UNIT_TYPE && !k.contains('/') => {
             return Err(PackageError::Unsupported(format!(
@@ -110,10 +187,13 @@ fn unit(u: &Value) -> Result<ExecutionUnit, PackageError> {
             .and_then(Value::as_str)
     };
     let media_type = field("mediaType").or(kind.filter(|k| k.contains('/')));
+    if let Some(mt) = media_type.filter(|mt| is_cwl(mt)) {
+        return cwl_unit(m, mt);
+    }
     if let Some(mt) = media_type {
         if mt.split(';').next().map(str::trim) != Some(WASM) {
             return Err(PackageError::Unsupported(format!(
-                "executionUnit of media type '{mt}' is not supported by this server; deploy a WebAssembly component ({WASM})"
+                "executionUnit of media type '{mt}' is not supported by this server; deploy a WebAssembly component ({WASM}) or a CWL document ({CWL})"
             )));
         }
     }
@@ -147,6 +227,25 @@ fn unit(u: &Value) -> Result<ExecutionUnit, PackageError> {
     Err(invalid(
         "executionUnit needs one of `value` (base64 component), `href` or `digest`".into(),
     ))
+}
+
+/// A CWL unit: a link, or the document as a qualified value (YAML or JSON
+/// text, or the JSON document itself).
+fn cwl_unit(m: &Map<String, Value>, media_type: &str) -> Result<ExecutionUnit, PackageError> {
+    let invalid = |m: String| PackageError::Invalid(m);
+    if let Some(href) = m.get("href") {
+        let href = href
+            .as_str()
+            .ok_or_else(|| invalid("href must be a string".into()))?;
+        return Ok(ExecutionUnit::Cwl(CwlUnit::Href(href.to_string())));
+    }
+    match m.get("value") {
+        Some(Value::String(text)) => Ok(ExecutionUnit::Cwl(CwlUnit::Text(text.clone()))),
+        Some(doc @ Value::Object(_)) => Ok(ExecutionUnit::Cwl(CwlUnit::Text(doc.to_string()))),
+        _ => Err(invalid(format!(
+            "an executionUnit of media type '{media_type}' needs an `href` or a `value` (the CWL document)"
+        ))),
+    }
 }
 
 fn digest(text: &str) -> Result<Digest, PackageError> {
@@ -325,17 +424,13 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_run_and_says_why() {
-        let docker = json!({"executionUnit": {"type": "docker", "image": "busybox"}});
-        assert!(
-            matches!(AppPackage::parse(&docker), Err(PackageError::Unsupported(m)) if m.contains("docker"))
-        );
         let other = json!({"executionUnit": {"type": "jar", "href": "https://x/a.jar"}});
         assert!(
             matches!(AppPackage::parse(&other), Err(PackageError::Unsupported(m)) if m.contains("'jar'"))
         );
-        let cwl = json!({"executionUnit": {"href": "https://x/a.cwl", "type": "application/cwl"}});
+        let other = json!({"executionUnit": {"href": "https://x/a.py", "type": "text/x-python"}});
         assert!(
-            matches!(AppPackage::parse(&cwl), Err(PackageError::Unsupported(m)) if m.contains("application/cwl"))
+            matches!(AppPackage::parse(&other), Err(PackageError::Unsupported(m)) if m.contains("text/x-python"))
         );
         for bad in [
             json!([]),
@@ -348,6 +443,40 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn reads_cwl_and_docker_units() {
+        let cwl = |u: Value| AppPackage::parse(&json!({"executionUnit": u})).map(|p| p.unit);
+        assert_eq!(
+            cwl(json!({"href": "https://x/a.cwl", "type": "application/cwl"})),
+            Ok(ExecutionUnit::Cwl(CwlUnit::Href("https://x/a.cwl".into())))
+        );
+        assert_eq!(
+            cwl(json!({"value": "class: Workflow", "mediaType": "application/cwl+yaml"})),
+            Ok(ExecutionUnit::Cwl(CwlUnit::Text("class: Workflow".into())))
+        );
+        assert_eq!(
+            cwl(
+                json!({"value": {"class": "Workflow"}, "format": {"mediaType": "application/cwl+json"}})
+            ),
+            Ok(ExecutionUnit::Cwl(CwlUnit::Text(
+                r#"{"class":"Workflow"}"#.into()
+            )))
+        );
+        let d = Digest::of(b"x");
+        assert_eq!(
+            cwl(stored_cwl_unit(d, "application/cwl+yaml", Some("main"))),
+            Ok(ExecutionUnit::Cwl(CwlUnit::Stored {
+                digest: d,
+                w: Some("main".into())
+            }))
+        );
+        assert!(matches!(
+            cwl(json!({"type": "oci", "image": "busybox"})),
+            Ok(ExecutionUnit::Docker(m)) if m["image"] == "busybox"
+        ));
+        assert!(is_cwl("application/cwl+yaml; charset=utf-8") && !is_cwl("application/cwlx"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Deploy, replace and undeploy (OGC API - Processes Part 2).
 
-use super::{Entry, Registry};
+use super::{Entry, Implementation, Registry};
 use crate::error::{Error, Result};
-use crate::model::{Deployment, Digest, Principal, Role, Visibility};
+use crate::model::{Deployment, Digest, Principal, ProcessDescription, Role, Visibility};
 use crate::ogc::package::{self, AppPackage, ExecutionUnit, PackageError};
 use crate::tenancy::require;
 use serde_json::{json, Value};
@@ -19,8 +19,19 @@ pub enum Deployable {
         id: Option<String>,
     },
     /// An application package (`application/ogcapppkg+json`) naming a
-    /// component.
+    /// component, a CWL document or a container image.
     Package(Value),
+    /// A CWL document (`application/cwl`, `+json`, `+yaml`).
+    Cwl {
+        /// The document (YAML or JSON).
+        text: String,
+        /// Its media type, kept with it.
+        media_type: String,
+        /// The process of a `$graph` to deploy (`?w=`).
+        w: Option<String>,
+        /// The id to deploy it under, instead of the document's.
+        id: Option<String>,
+    },
 }
 
 /// Bounds on what may be deployed.
@@ -30,7 +41,19 @@ pub struct DeployLimits {
     pub max_module_bytes: usize,
 }
 
-/// A component ready to be registered: loaded, described, and with the
+/// What a deployment loads to, before its id and texts are settled.
+pub(super) struct Loaded {
+    /// What goes to the module store.
+    pub bytes: Vec<u8>,
+    /// What runs its jobs.
+    pub implementation: Implementation,
+    /// What the unit says of itself.
+    pub described: ProcessDescription,
+    /// The package as kept.
+    pub package: Value,
+}
+
+/// A process ready to be registered: loaded, described, and with the
 /// package to keep for it.
 struct Prepared {
     bytes: Vec<u8>,
@@ -192,30 +215,8 @@ impl Registry {
         owner: &str,
         visibility: Visibility,
     ) -> Result<Prepared> {
-        let (bytes, given_id, description, package) = match what {
-            Deployable::Component { bytes, id } => (bytes, id, None, None),
-            Deployable::Package(doc) => {
-                let parsed = AppPackage::parse(&doc)?;
-                let bytes = self.unit_bytes(parsed.unit).await?;
-                (bytes, None, parsed.description, Some(doc))
-            }
-        };
-        if bytes.is_empty() {
-            return Err(Error::InvalidParameter(
-                "the component is empty: deploy the bytes of a WebAssembly component".into(),
-            ));
-        }
-        if bytes.len() > self.limits.max_module_bytes {
-            return Err(Error::PayloadTooLarge(format!(
-                "the component is {} bytes; this server accepts components of up to {} bytes",
-                bytes.len(),
-                self.limits.max_module_bytes
-            )));
-        }
-        let process = self.runtime.load_untrusted(bytes.clone()).await?;
-        let digest = process.digest();
-        let mut described =
-            package::apply_description(process.description(), description.as_ref())?;
+        let (loaded, given_id, description) = self.load(what).await?;
+        let mut described = package::apply_description(&loaded.described, description.as_ref())?;
         if let Some(id) = given_id {
             described.id = id;
         }
@@ -228,19 +229,86 @@ impl Registry {
             }
             described.id = id.to_string();
         }
+        if described.id.is_empty() {
+            return Err(Error::InvalidParameter(
+                "the CWL document gives its process no id: add an `id`, or deploy with ?id=<process id>".into(),
+            ));
+        }
         if !package::valid_process_id(&described.id) {
             return Err(Error::InvalidParameter(format!(
                 "'{}' is not a valid process id: use 1 to 128 letters, digits, '-', '_' or '.', starting with a letter or digit",
                 described.id
             )));
         }
+        Ok(Prepared {
+            bytes: loaded.bytes,
+            entry: Entry::deployed(loaded.implementation, described, owner, visibility),
+            package: loaded.package,
+        })
+    }
+
+    /// Loads what a client sent: what runs it, the id the request gives,
+    /// and the package's `processDescription`.
+    async fn load(&self, what: Deployable) -> Result<(Loaded, Option<String>, Option<Value>)> {
+        Ok(match what {
+            Deployable::Component { bytes, id } => {
+                (self.load_component(bytes, None).await?, id, None)
+            }
+            Deployable::Cwl {
+                text,
+                media_type,
+                w,
+                id,
+            } => (
+                self.load_cwl(text, &media_type, w.as_deref(), None)?,
+                id,
+                None,
+            ),
+            Deployable::Package(doc) => {
+                let parsed = AppPackage::parse(&doc)?;
+                let given = parsed.description.as_ref();
+                let loaded = match parsed.unit {
+                    ExecutionUnit::Cwl(unit) => self.load_cwl_unit(unit, &doc, given).await?,
+                    ExecutionUnit::Docker(unit) => self.load_docker_unit(&unit, &doc, given)?,
+                    unit => {
+                        let bytes = self.unit_bytes(unit).await?;
+                        self.load_component(bytes, Some(&doc)).await?
+                    }
+                };
+                (loaded, None, parsed.description)
+            }
+        })
+    }
+
+    /// Refuses a unit larger than the operator allows.
+    pub(super) fn check_size(&self, bytes: usize, what: &str) -> Result<()> {
+        if bytes > self.limits.max_module_bytes {
+            return Err(Error::PayloadTooLarge(format!(
+                "the {what} is {bytes} bytes; this server accepts up to {} bytes",
+                self.limits.max_module_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Compiles a component (in a child process) and describes it.
+    async fn load_component(&self, bytes: Vec<u8>, package: Option<&Value>) -> Result<Loaded> {
+        if bytes.is_empty() {
+            return Err(Error::InvalidParameter(
+                "the component is empty: deploy the bytes of a WebAssembly component".into(),
+            ));
+        }
+        self.check_size(bytes.len(), "component")?;
+        let process = self.runtime.load_untrusted(bytes.clone()).await?;
+        let digest = process.digest();
         let package = match package {
-            Some(doc) => package::as_stored(&doc, digest),
+            Some(doc) => package::as_stored(doc, digest),
             None => json!({"executionUnit": package::stored_unit(digest)}),
         };
-        Ok(Prepared {
+        Ok(Loaded {
             bytes,
-            entry: Entry::deployed(process, described, owner, visibility),
+            described: process.description().clone(),
+            implementation: Implementation::Component(process),
             package,
         })
     }
@@ -252,23 +320,19 @@ impl Registry {
                 Error::InvalidParameter(format!("no module {digest} is stored on this server"))
             }),
             ExecutionUnit::Href(href) => Ok(self.fetcher.fetch(&href).await?.bytes),
+            ExecutionUnit::Cwl(_) | ExecutionUnit::Docker(_) => Err(Error::Internal(
+                "a CWL or docker unit is not a component".into(),
+            )),
         }
     }
 
     /// Rebuilds the entry of a process deployed before this start.
     pub(super) async fn restore(&self, d: &Deployment) -> Result<Entry> {
-        let bytes = self
-            .modules
-            .get(&d.digest)?
-            .ok_or_else(|| Error::Internal(format!("module {} is missing", d.digest)))?;
-        let process = self.runtime.load_untrusted(bytes).await?;
-        let given = AppPackage::parse(&d.package)
-            .ok()
-            .and_then(|p| p.description);
-        let mut described = package::apply_description(process.description(), given.as_ref())?;
+        let (loaded, _, given) = self.load(Deployable::Package(d.package.clone())).await?;
+        let mut described = package::apply_description(&loaded.described, given.as_ref())?;
         described.id = d.id.clone();
         Ok(Entry::deployed(
-            process,
+            loaded.implementation,
             described,
             &d.owner,
             d.visibility.clone(),

@@ -7,6 +7,7 @@
 //! cache. Uploaded components are compiled in a child process under a
 //! budget ([`Runtime::load_untrusted`]), never in the server itself.
 
+mod cwl;
 mod deploy;
 
 pub use deploy::{DeployLimits, Deployable};
@@ -22,11 +23,39 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+/// What runs the jobs of a process.
+#[derive(Clone)]
+pub enum Implementation {
+    /// A loaded WebAssembly component.
+    Component(Arc<Process>),
+    /// A CWL process: a deployed CWL document, or a Part 2 `docker` unit
+    /// turned into one.
+    Cwl(Arc<CwlProcess>),
+}
+
+/// A deployed CWL process, ready to run.
+pub struct CwlProcess {
+    /// The digest of its document in the module store.
+    pub digest: Digest,
+    /// The process chosen from the document.
+    pub process: Arc<crate::cwl::Process>,
+}
+
+impl Implementation {
+    /// The digest of what is stored for it in the module store.
+    pub fn digest(&self) -> Digest {
+        match self {
+            Implementation::Component(p) => p.digest(),
+            Implementation::Cwl(c) => c.digest,
+        }
+    }
+}
+
 /// A process the server offers.
 #[derive(Clone)]
 pub struct Entry {
-    /// The loaded component.
-    pub process: Arc<Process>,
+    /// What runs its jobs.
+    pub process: Implementation,
     /// The description clients see: the component's own, completed by the
     /// package it was deployed with.
     pub description: Arc<ProcessDescription>,
@@ -41,7 +70,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn builtin(process: Arc<Process>, description: ProcessDescription) -> Self {
+    fn builtin(process: Implementation, description: ProcessDescription) -> Self {
         Entry {
             parser: Arc::new(ExecuteParser::new(&description)),
             description: Arc::new(description),
@@ -53,7 +82,7 @@ impl Entry {
     }
 
     fn deployed(
-        process: Arc<Process>,
+        process: Implementation,
         description: ProcessDescription,
         owner: &str,
         visibility: Visibility,
@@ -123,7 +152,10 @@ impl Registry {
             let process = self.runtime.load(bytes).await?;
             let description = process.description().clone();
             tracing::info!(id = %description.id, digest = %process.digest(), "built-in process");
-            self.insert(Entry::builtin(process, description));
+            self.insert(Entry::builtin(
+                Implementation::Component(process),
+                description,
+            ));
         }
         Ok(())
     }

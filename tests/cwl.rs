@@ -1,0 +1,673 @@
+//! CWL application packages through the OGC API, against the real `wades`
+//! binary: deploying CWL documents (YAML, JSON, packed `$graph` with
+//! `?w=`), packages whose execution unit is CWL or a Part 2 `docker` unit,
+//! the process descriptions derived from them, and executing them as jobs
+//! whose steps run in containers of the local Docker engine.
+//!
+//! The container image is built by the tests, `FROM scratch` with Debian's
+//! static busybox (`busybox-static`), as nothing can be pulled.
+
+mod common;
+
+use common::{serve_bytes, wait_final_with, As, Server};
+use reqwest::blocking::Response;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The test image: busybox and its applets in `/bin`, nothing else.
+const IMAGE: &str = "wades-e2e-busybox:1";
+
+/// Builds [`IMAGE`] once per test binary.
+fn image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let busybox = std::path::Path::new("/bin/busybox");
+        assert!(
+            busybox.exists(),
+            "/bin/busybox is missing: install Debian's busybox-static (cargo xtask test does)"
+        );
+        let ctx = tempfile::tempdir().unwrap();
+        std::fs::copy(busybox, ctx.path().join("busybox")).unwrap();
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+        )
+        .unwrap();
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE])
+            .arg(ctx.path())
+            .output()
+            .expect("the docker CLI must be installed");
+        assert!(
+            out.status.success(),
+            "docker build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    IMAGE
+}
+
+/// A server whose container steps run on the Docker engine, never pulling.
+fn docker_server(dir: &tempfile::TempDir) -> Server {
+    image();
+    Server::start_developer(dir, &[("WADES_CWL_DOCKER_PULL", "never")])
+}
+
+fn deploy(s: &Server, body: &str, media_type: &str, query: &str) -> Response {
+    s.client()
+        .post(s.url(&format!("/processes{query}")))
+        .header("Content-Type", media_type)
+        .body(body.to_string())
+        .send()
+        .unwrap()
+}
+
+fn created(r: Response, id: &str) {
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    let body: Value = r.json().unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        location.is_some_and(|l| l.ends_with(&format!("/processes/{id}"))),
+        "{body}"
+    );
+    assert_eq!(body["id"], id, "{body}");
+    assert_eq!(body["mutable"], true, "{body}");
+}
+
+fn describe(s: &Server, id: &str) -> Value {
+    let r = s
+        .client()
+        .get(s.url(&format!("/processes/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "describe {id}");
+    r.json().unwrap()
+}
+
+/// Asserts an OGC exception of `status` whose type ends with `kind`, and
+/// returns its detail.
+fn exception(r: Response, status: u16, kind: &str) -> String {
+    let body = common::exception(r, status, kind);
+    body["detail"].as_str().unwrap().to_string()
+}
+
+/// A CommandLineTool running `script` with `sh -c` in the test image.
+fn tool(id: &str, inputs: &str, outputs: &str, script: &str) -> String {
+    format!(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nid: {id}\nrequirements:\n  DockerRequirement: {{dockerImageId: '{IMAGE}'}}\nbaseCommand: [sh, -c]\narguments: ['{script}']\ninputs: {inputs}\noutputs: {outputs}\n"
+    )
+}
+
+/// A workflow of two container steps (their tools hint at the image): one
+/// upper-cases a text file (and adds a suffix), the next counts its lines.
+const SHOUT: &str = r##"
+cwlVersion: v1.2
+$namespaces: {iana: "https://www.iana.org/assignments/media-types/"}
+$graph:
+- class: Workflow
+  id: shout
+  label: Shout
+  doc: Upper-cases a text and counts its lines.
+  inputs:
+    text: {type: File, label: Text, doc: The text to shout., format: "iana:text/plain"}
+    suffix: {type: string, default: "!"}
+  outputs:
+    upper: {type: File, outputSource: up/out, label: Shouted}
+    lines: {type: int, outputSource: count/n}
+  steps:
+    up:
+      run: "#upper"
+      in: {src: text, suffix: suffix}
+      out: [out]
+    count:
+      run: "#count"
+      in: {src: up/out}
+      out: [n]
+- class: CommandLineTool
+  id: upper
+  hints:
+    DockerRequirement: {dockerImageId: "wades-e2e-busybox:1"}
+  baseCommand: [sh, -c]
+  arguments: ['tr a-z A-Z < "$0" > upper.txt && printf %s "$1" >> upper.txt', "$(inputs.src.path)", "$(inputs.suffix)"]
+  inputs: {src: File, suffix: string}
+  outputs: {out: {type: File, format: "iana:text/plain", outputBinding: {glob: upper.txt}}}
+- class: CommandLineTool
+  id: count
+  requirements: {InlineJavascriptRequirement: {}}
+  hints:
+    DockerRequirement: {dockerImageId: "wades-e2e-busybox:1"}
+  baseCommand: [wc, -l]
+  stdin: $(inputs.src.path)
+  stdout: n.txt
+  inputs: {src: File}
+  outputs: {n: {type: int, outputBinding: {glob: n.txt, loadContents: true, outputEval: "$(parseInt(self[0].contents))"}}}
+"##;
+
+#[test]
+fn cwl_deploys_as_yaml_json_packed_graph_and_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = Server::start_developer(&dir, &[]);
+
+    // YAML, with the id of the tool.
+    let echo = tool("say", "{word: string}", "[]", "echo $(inputs.word)");
+    created(deploy(&s, &echo, "application/cwl+yaml", ""), "say");
+    let r = deploy(&s, &echo, "application/cwl+yaml", "");
+    exception(r, 409, "ogcapi-processes-2/1.0/duplicated-process");
+    // Private to its owner, like every deployment.
+    let r = As::anonymous(&s).get("/processes/say");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // JSON, under the id the request gives.
+    let json_tool = json!({
+        "cwlVersion": "v1.2", "class": "CommandLineTool", "id": "say-json",
+        "requirements": [{"class": "DockerRequirement", "dockerImageId": IMAGE}],
+        "baseCommand": "echo", "inputs": {"word": "string"}, "outputs": []
+    });
+    created(
+        deploy(
+            &s,
+            &json_tool.to_string(),
+            "application/cwl+json",
+            "?id=said",
+        ),
+        "said",
+    );
+
+    // A packed $graph: ?w picks the process; an unknown one is Part 2's
+    // workflow-not-found.
+    created(deploy(&s, SHOUT, "application/cwl", "?w=shout"), "shout");
+    let r = deploy(&s, SHOUT, "application/cwl+yaml", "?w=whisper");
+    let detail = exception(r, 400, "ogcapi-processes-2/1.0/workflow-not-found");
+    assert!(
+        detail.contains("whisper") && detail.contains("shout"),
+        "{detail}"
+    );
+    created(
+        deploy(&s, SHOUT, "application/cwl+yaml", "?w=count"),
+        "count",
+    );
+
+    // ogcapppkg: CWL by reference (fetched like any href) ...
+    let href = serve_bytes(
+        echo.replace("id: say", "id: fetched").into_bytes(),
+        "application/cwl+yaml",
+    );
+    let package = json!({"executionUnit": {"href": format!("{href}/say.cwl"), "type": "application/cwl+yaml"}});
+    created(
+        deploy(&s, &package.to_string(), "application/ogcapppkg+json", ""),
+        "fetched",
+    );
+    // ... and by value, its processDescription choosing the id and texts
+    // and, in a $graph, the process.
+    let package = json!({
+        "processDescription": {"id": "upper-by-value", "title": "Upper", "inputs": {"src": {"title": "Source"}}},
+        "executionUnit": {"value": SHOUT, "mediaType": "application/cwl+yaml"}
+    });
+    // An id that is no process of the graph picks none, and this graph
+    // has no `main`.
+    let r = deploy(&s, &package.to_string(), "application/json", "");
+    let detail = exception(r, 400, "invalid-parameter");
+    assert!(detail.contains("main"), "{detail}");
+    let package = json!({
+        "processDescription": {"process": {"id": "upper", "title": "Upper", "inputs": {"src": {"title": "Source"}}}},
+        "executionUnit": {"value": SHOUT, "mediaType": "application/cwl+yaml"}
+    });
+    created(
+        deploy(&s, &package.to_string(), "application/ogcapppkg+json", ""),
+        "upper",
+    );
+    let d = describe(&s, "upper");
+    assert_eq!(
+        (d["title"].as_str(), d["inputs"]["src"]["title"].as_str()),
+        (Some("Upper"), Some("Source"))
+    );
+
+    // ogcapppkg with a Part 2 docker unit: one container step.
+    let package = docker_package("twice");
+    created(
+        deploy(&s, &package.to_string(), "application/ogcapppkg+json", ""),
+        "twice",
+    );
+    let d = describe(&s, "twice");
+    assert_eq!(d["inputs"]["word"]["schema"], json!({"type": "string"}));
+
+    // What was deployed is served back: the package, and the document.
+    let r = s
+        .client()
+        .get(s.url("/processes/shout/package"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let package: Value = r.json().unwrap();
+    assert_eq!(package["executionUnit"]["type"], "cwl", "{package}");
+    assert_eq!(package["executionUnit"]["mediaType"], "application/cwl");
+    ogc_schemas::validate_in(
+        ogc_schemas::OGC_2_0,
+        "schemas/processes-dru/ogcapppkg.yaml",
+        &package,
+        ogc_schemas::Mode::Strict,
+    );
+    let r = s
+        .client()
+        .get(s.url("/processes/shout/package"))
+        .header("Accept", "application/cwl+yaml")
+        .send()
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/cwl");
+    assert_eq!(r.text().unwrap(), SHOUT);
+    let r = s
+        .client()
+        .get(s.url("/processes/twice/package"))
+        .send()
+        .unwrap();
+    assert_eq!(r.json::<Value>().unwrap()["executionUnit"]["image"], IMAGE);
+
+    // Replaced with another document: the description follows.
+    let r = s
+        .client()
+        .put(s.url("/processes/say"))
+        .header("Content-Type", "application/cwl+yaml")
+        .body(tool("say", "{word: string, times: int}", "[]", "echo"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        describe(&s, "say")["inputs"]["times"]["schema"],
+        json!({"type": "integer"})
+    );
+
+    // Everything is still there after a restart.
+    s.kill9();
+    drop(s);
+    let s = Server::start_with(&data, &[]);
+    for id in ["say", "said", "shout", "count", "fetched", "upper", "twice"] {
+        describe(&s, id);
+    }
+    assert!(describe(&s, "say")["inputs"]["times"].is_object());
+}
+
+#[test]
+fn host_commands_and_files_of_the_server_are_refused_at_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_developer(&dir, &[]);
+    let plain = "cwlVersion: v1.2\nclass: CommandLineTool\nid: plain\nbaseCommand: [rm, -rf, /]\ninputs: []\noutputs: []\n";
+    let detail = exception(
+        deploy(&s, plain, "application/cwl+yaml", ""),
+        400,
+        "invalid-parameter",
+    );
+    assert!(
+        detail.contains("'plain'") && detail.contains("DockerRequirement"),
+        "{detail}"
+    );
+    // A step of a workflow, too.
+    let wf = SHOUT.replace(
+        "  hints:\n    DockerRequirement: {dockerImageId: \"wades-e2e-busybox:1\"}\n",
+        "",
+    );
+    assert_ne!(wf, SHOUT);
+    let detail = exception(
+        deploy(&s, &wf, "application/cwl+yaml", "?w=shout"),
+        400,
+        "invalid-parameter",
+    );
+    assert!(detail.contains("'upper', 'count'"), "{detail}");
+    let reads = tool(
+        "reads",
+        "{f: {type: File, default: {class: File, location: /etc/passwd}}}",
+        "[]",
+        "cat",
+    );
+    let detail = exception(
+        deploy(&s, &reads, "application/cwl+yaml", ""),
+        400,
+        "invalid-parameter",
+    );
+    assert!(detail.contains("self-contained"), "{detail}");
+    // A requirement the runner does not have can never be met.
+    let mpi = tool("mpi", "[]", "[]", "true").replace(
+        "requirements:\n",
+        "requirements:\n  MPIRequirement: {processes: 2}\n",
+    );
+    let detail = exception(
+        deploy(&s, &mpi, "application/cwl+yaml", ""),
+        400,
+        "invalid-parameter",
+    );
+    assert!(detail.contains("MPIRequirement"), "{detail}");
+    let r = s.client().get(s.url("/processes/plain")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn a_job_gets_no_file_of_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_developer(&dir, &[]);
+    // An expression may make up a File anywhere: the job may not read it.
+    let peek = r#"
+cwlVersion: v1.2
+class: ExpressionTool
+id: peek
+requirements: {InlineJavascriptRequirement: {}}
+inputs: {any: Any?}
+outputs: {f: File}
+expression: '${return {"f": {"class": "File", "location": "file:///etc/hostname"}};}'
+"#;
+    created(deploy(&s, peek, "application/cwl+yaml", ""), "peek");
+    let r = s
+        .client()
+        .post(s.url("/processes/peek/execution"))
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 500, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside the job's folder"),
+        "{body}"
+    );
+    // Nor may a value name one.
+    let r = s
+        .client()
+        .post(s.url("/processes/peek/execution"))
+        .json(&json!({"inputs": {"any": {"value": {"class": "File", "location": "file:///etc/hostname"}, "mediaType": "application/json"}}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 400, "{body}");
+}
+
+#[test]
+fn the_description_is_derived_from_the_cwl_and_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_developer(&dir, &[]);
+    let kinds = tool(
+        "kinds",
+        "{s: {type: string, label: S, doc: An s.}, n: {type: int, default: 3}, x: double?, b: boolean, e: {type: {type: enum, symbols: [a, b]}}, many: 'string[]', r: {type: {type: record, fields: {k: string}}}, f: {type: File, format: 'iana:image/tiff'}}",
+        "{o: {type: File, format: 'iana:image/png', outputBinding: {glob: o.png}}, c: {type: int, outputBinding: {outputEval: '$(1)'}}}",
+        "true",
+    )
+    .replace(
+        "cwlVersion: v1.2\n",
+        "cwlVersion: v1.2\n$namespaces: {iana: 'https://www.iana.org/assignments/media-types/'}\nlabel: Kinds\ndoc: Every kind of input.\n",
+    )
+    .replace("requirements:\n", "requirements:\n  InlineJavascriptRequirement: {}\n");
+    created(deploy(&s, &kinds, "application/cwl+yaml", ""), "kinds");
+    created(
+        deploy(&s, SHOUT, "application/cwl+yaml", "?w=shout"),
+        "shout",
+    );
+    for id in ["kinds", "shout"] {
+        let d = describe(&s, id);
+        ogc_schemas::validate("process.yaml", &d);
+        assert_eq!(
+            d["jobControlOptions"],
+            json!(["sync-execute", "async-execute", "dismiss"])
+        );
+    }
+    let d = describe(&s, "kinds");
+    assert_eq!(
+        (d["title"].as_str(), d["description"].as_str()),
+        (Some("Kinds"), Some("Every kind of input."))
+    );
+    let i = &d["inputs"];
+    assert_eq!(
+        (
+            i["s"]["title"].as_str(),
+            i["s"]["description"].as_str(),
+            i["s"]["minOccurs"].as_u64()
+        ),
+        (Some("S"), Some("An s."), Some(1))
+    );
+    assert_eq!(i["n"]["schema"], json!({"type": "integer", "default": 3}));
+    assert_eq!(i["n"]["minOccurs"], 0);
+    assert_eq!(
+        (i["x"]["minOccurs"].as_u64(), i["x"]["schema"].clone()),
+        (Some(0), json!({"type": "number"}))
+    );
+    assert_eq!(i["b"]["schema"], json!({"type": "boolean"}));
+    assert_eq!(
+        i["e"]["schema"],
+        json!({"type": "string", "enum": ["a", "b"]})
+    );
+    assert_eq!(i["many"]["maxOccurs"], "unbounded");
+    assert_eq!(i["many"]["schema"], json!({"type": "string"}));
+    assert_eq!(
+        i["r"]["schema"]["properties"]["k"],
+        json!({"type": "string"})
+    );
+    assert_eq!(
+        i["f"]["schema"],
+        json!({"type": "string", "contentEncoding": "binary", "contentMediaType": "image/tiff"})
+    );
+    let o = &d["outputs"];
+    assert_eq!(o["o"]["schema"]["contentMediaType"], "image/png");
+    assert_eq!(o["c"]["schema"], json!({"type": "integer"}));
+    let d = describe(&s, "shout");
+    assert_eq!(d["description"], "Upper-cases a text and counts its lines.");
+    assert_eq!(
+        d["inputs"]["text"]["schema"]["contentMediaType"],
+        "text/plain"
+    );
+    assert_eq!(d["outputs"]["upper"]["title"], "Shouted");
+}
+
+/// A Part 2 package with a `docker` unit whose command writes its `word`
+/// input twice into a file.
+fn docker_package(id: &str) -> Value {
+    json!({
+        "processDescription": {"process": {
+            "id": id, "title": "Twice",
+            "inputs": {"word": {"schema": {"type": "string"}}},
+            "outputs": {"twice": {"schema": {"type": "string", "contentMediaType": "text/plain"}}}
+        }},
+        "executionUnit": {
+            "type": "docker", "image": IMAGE,
+            "command": ["sh", "-c", "echo \"$0 $0\" > twice.txt"],
+            "config": {"cpuMin": 1, "memoryMax": 0.25, "jobTimeout": 60},
+            "bindings": {"outputBindings": {"twice": {"glob": "twice.txt"}}}
+        }
+    })
+}
+
+#[test]
+fn a_workflow_of_container_steps_runs_as_a_job_with_files_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = docker_server(&dir);
+    created(
+        deploy(&s, SHOUT, "application/cwl+yaml", "?w=shout"),
+        "shout",
+    );
+    let text = serve_bytes(b"hello\nworld\n".to_vec(), "text/plain");
+
+    // Async, with the File input by reference.
+    let r = s
+        .client()
+        .post(s.url("/processes/shout/execution"))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {"text": {"href": format!("{text}/words.txt"), "type": "text/plain"}}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let job = r.headers()["location"].to_str().unwrap().to_string();
+    let status = wait_final_with(&s.client(), &job, Duration::from_secs(120));
+    assert_eq!(status["status"], "successful", "{status}");
+    let results: Value = s
+        .client()
+        .get(format!("{job}/results"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(results["lines"], 2, "{results}");
+    let upper = results["upper"]["href"].as_str().unwrap();
+    assert!(upper.ends_with("/results/upper"), "{results}");
+    assert_eq!(results["upper"]["type"], "text/plain");
+    let r = s.client().get(upper).send().unwrap();
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    assert_eq!(r.text().unwrap(), "HELLO\nWORLD\n!");
+
+    // Sync, with the File given by value and the default overridden.
+    let r = s
+        .client()
+        .post(s.url("/processes/shout/execution"))
+        .json(&json!({"inputs": {"text": {"value": "one line\n", "mediaType": "text/plain"}, "suffix": "?"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let results: Value = r.json().unwrap();
+    assert_eq!(results["lines"], 1, "{results}");
+    let body = s
+        .client()
+        .get(results["upper"]["href"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(body, "ONE LINE\n?");
+
+    // A Part 2 docker unit runs the same way; its one output comes raw.
+    let package = docker_package("twice");
+    created(
+        deploy(&s, &package.to_string(), "application/ogcapppkg+json", ""),
+        "twice",
+    );
+    let r = s
+        .client()
+        .post(s.url("/processes/twice/execution"))
+        .json(&json!({"inputs": {"word": "hey"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().unwrap(), "hey hey\n");
+
+    // A failing step fails the job, and what it said is in the job's log.
+    let fails = tool("fails", "[]", "[]", "echo boom >&2; exit 3");
+    created(deploy(&s, &fails, "application/cwl+yaml", ""), "fails");
+    let r = s
+        .client()
+        .post(s.url("/processes/fails/execution"))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    let job = r.headers()["location"].to_str().unwrap().to_string();
+    let status = wait_final_with(&s.client(), &job, Duration::from_secs(60));
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 3"),
+        "{status}"
+    );
+    let log = s
+        .client()
+        .get(format!("{job}/logs"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        log.contains("step 'fails' stderr: boom") && log.contains("exited with code 3"),
+        "{log}"
+    );
+
+    // An input that cannot be fetched is the client's fault.
+    let r = s
+        .client()
+        .post(s.url("/processes/shout/execution"))
+        .json(&json!({"inputs": {"text": {"href": "http://127.0.0.1:1/missing.txt"}}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 400, "{body}");
+}
+
+#[test]
+fn without_docker_a_container_step_fails_the_job_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_developer(&dir, &[]);
+    let echo = tool("say", "{word: string}", "[]", "echo $(inputs.word)");
+    created(deploy(&s, &echo, "application/cwl+yaml", ""), "say");
+    let r = s
+        .client()
+        .post(s.url("/processes/say/execution"))
+        .json(&json!({"inputs": {"word": "hi"}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 500, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no container backend is enabled"),
+        "{body}"
+    );
+}
+
+/// Containers carrying the step label `step`.
+fn containers(step: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=wades.step={step}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn dismissing_a_running_container_job_kills_its_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = docker_server(&dir);
+    // A tool id of its own, to find its containers among other tests'.
+    let id = format!("sleeper-{}", std::process::id());
+    let sleeper = tool(&id, "[]", "[]", "sleep 300");
+    created(deploy(&s, &sleeper, "application/cwl+yaml", ""), &id);
+    let r = s
+        .client()
+        .post(s.url(&format!("/processes/{id}/execution")))
+        .header("Prefer", "respond-async")
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let job = r.headers()["location"].to_str().unwrap().to_string();
+    let start = Instant::now();
+    while containers(&id).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the container never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status: Value = s.client().get(&job).send().unwrap().json().unwrap();
+    assert_eq!(status["status"], "running", "{status}");
+
+    let r = s.client().delete(&job).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let start = Instant::now();
+    while !containers(&id).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the container outlived its dismissed job"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status: Value = s.client().get(&job).send().unwrap().json().unwrap();
+    assert_eq!(status["status"], "dismissed", "{status}");
+}
