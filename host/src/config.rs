@@ -14,6 +14,9 @@
 //!                                               # for a worker, executing, storing results)
 //! max_body_bytes = 67108864
 //! max_module_bytes = 33554432                   # largest deployable component
+//! log_format = "text"                           # or "json": one JSON object per line, with the
+//!                                               # job and process of the job it is about
+//!                                               # (also --log-format, WADES_LOG_FORMAT)
 //!
 //! [limits]                                      # per job; processes and requests may only lower them
 //! fuel = 200000000000
@@ -63,6 +66,12 @@
 //!
 //! retention = "30d"                             # final jobs, results and logs older than this are
 //!                                               # deleted ("90s", "12h", "30d"); unset = kept forever
+//!
+//! [metrics]                                     # GET /metrics, Prometheus (OpenMetrics text)
+//! enabled = true                                # false: no /metrics route (404)
+//! public = false                                # true: anyone may scrape; false: admins only (the
+//!                                               # counters name every process and tell its use);
+//!                                               # also WADES_METRICS_PUBLIC
 //!
 //! [http]
 //! cors_origins = []                             # origins allowed cross-origin, or ["*"]; none by default
@@ -119,6 +128,54 @@ pub struct Config {
     pub retention: Option<String>,
     /// HTTP hardening: CORS, time and size limits.
     pub http: HttpConfig,
+    /// `GET /metrics`.
+    pub metrics: MetricsConfig,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// Who may read `GET /metrics`, if it is served at all.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`.
+    pub enabled: bool,
+    /// Anyone may read it; otherwise admins only, since it names every
+    /// process and tells how much each is used.
+    pub public: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            public: false,
+        }
+    }
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one line of text per event.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line, with the fields of
+    /// the spans it is in (a job's `job` and `process`).
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log format '{other}' is not text or json")),
+        }
+    }
 }
 
 /// Settings of CWL steps. The server never runs a step as a host command;
@@ -278,6 +335,8 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             retention: None,
             http: HttpConfig::default(),
+            metrics: MetricsConfig::default(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -362,6 +421,12 @@ impl Config {
         }
         if let Some(v) = var("WADES_FETCH_ALLOW") {
             self.fetch.allow = list(&v);
+        }
+        if let Some(v) = var("WADES_LOG_FORMAT") {
+            self.log_format = parse("WADES_LOG_FORMAT", v)?;
+        }
+        if let Some(v) = var("WADES_METRICS_PUBLIC") {
+            self.metrics.public = parse("WADES_METRICS_PUBLIC", v)?;
         }
         if let Some(v) = var("WADES_CWL_DOCKER_PULL") {
             let pull = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<

@@ -14,6 +14,7 @@
 //! - [`ogc`]: the OGC JSON wire format; [`http`]: the axum handlers;
 //!   [`server`]: assembly from the [`config`].
 //! - [`cwl`]: a CWL v1.2 runner (documents, expressions, workflows, step backends).
+//! - [`metrics`]: what the service counts, for Prometheus.
 
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod modules;
 pub mod ogc;

@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use wades::config::Config;
+use wades::config::{Config, LogFormat};
 use wades::model::{NamedValue, Role, Value};
 use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
 use wades::store::JobStore;
@@ -25,6 +25,10 @@ struct Cli {
     /// [default: ./wades-data; env WADES_DATA_DIR].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// How log lines are written to standard error [default: text, or
+    /// `log_format` of the configuration file].
+    #[arg(long, global = true, env = "WADES_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -171,13 +175,9 @@ fn main() -> Result<()> {
 #[tokio::main]
 async fn cli() -> Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "wades=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        init_logs(cli.log_format.unwrap_or_default());
+    }
     if let Command::CwlRunner(args) = &cli.command {
         std::process::exit(wades::cwl::cli::run(args).await);
     }
@@ -198,6 +198,11 @@ async fn cli() -> Result<()> {
         if let Some(d) = builtin_dir {
             config.builtin_dir = Some(d);
         }
+        if let Some(f) = cli.log_format {
+            config.log_format = f;
+        }
+        // Only now: the configuration file may choose the format.
+        init_logs(config.log_format);
         wades::server::serve(config).await?;
         return Ok(());
     }
@@ -255,6 +260,27 @@ async fn cli() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default: wades' info
+/// lines and everyone's warnings).
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "wades=info,warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        // The message sits at the top; the fields of the span a line is
+        // in (a job's `job` and `process`) under `span`.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 async fn store(data_dir: &std::path::Path) -> Result<JobStore> {

@@ -7,6 +7,7 @@ use crate::fetch::Fetcher;
 use crate::http::limits::RateLimit;
 use crate::http::{router, AppState};
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
 use crate::registry::{DeployLimits, Registry};
 use crate::runtime::Runtime;
@@ -28,7 +29,10 @@ pub struct Service {
 pub async fn build(config: &Config, base: &str) -> Result<Service> {
     std::fs::create_dir_all(&config.data_dir)?;
     let store = JobStore::open(&config.data_dir.join("wades.db")).await?;
-    let runtime = Runtime::new(config.runtime())?;
+    let metrics = Metrics::new();
+    let mut runtime_config = config.runtime();
+    runtime_config.metrics = metrics.runtime();
+    let runtime = Runtime::new(runtime_config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
     let quotas = Quotas::new(store.clone(), config.quotas);
     let retention = config
@@ -60,6 +64,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         config.jobs(),
         quotas.clone(),
         config.cwl.docker.clone(),
+        metrics.clone(),
     )?;
     jobs.start().await?;
     jobs.start_sweeper(retention);
@@ -83,6 +88,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         base: base.into(),
         quotas,
         rate_limit: RateLimit::new(&config.rate_limit).map(Arc::new),
+        metrics,
     };
     Ok(Service {
         router: router(state, config),

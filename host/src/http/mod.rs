@@ -10,6 +10,7 @@ mod hardening;
 mod jobs;
 mod landing;
 pub mod limits;
+mod metrics;
 mod openapi;
 mod prefer;
 mod processes;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub quotas: crate::tenancy::quota::Quotas,
     /// The per-identity rate limit, if on.
     pub rate_limit: Option<Arc<limits::RateLimit>>,
+    /// What `/metrics` shows.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A deployment route, whose body may hold a whole component: as raw bytes,
@@ -49,7 +52,10 @@ fn deployment(route: MethodRouter<AppState>, config: &Config) -> MethodRouter<Ap
 
 /// The whole API.
 pub fn router(state: AppState, config: &Config) -> Router {
-    let routes = Router::new()
+    let count = metrics::CountLayer(state.metrics.clone());
+    // Path parameters are named as in the OGC API, which is what the
+    // request counters show.
+    let mut routes = Router::new()
         .route("/", get(landing::landing))
         .route("/conformance", get(landing::conformance))
         .route("/api", get(openapi::api))
@@ -58,33 +64,42 @@ pub fn router(state: AppState, config: &Config) -> Router {
             get(processes::list).merge(deployment(post(deploy::deploy), config)),
         )
         .route(
-            "/processes/{id}",
+            "/processes/{processId}",
             get(processes::describe)
                 .delete(deploy::undeploy)
                 .merge(deployment(axum::routing::put(deploy::replace), config)),
         )
-        .route("/processes/{id}/package", get(deploy::package))
+        .route("/processes/{processId}/package", get(deploy::package))
         .route(
-            "/processes/{id}/visibility",
+            "/processes/{processId}/visibility",
             get(deploy::visibility).put(deploy::set_visibility),
         )
-        .route("/processes/{id}/execution", post(execute::execute))
+        .route("/processes/{processId}/execution", post(execute::execute))
         .route("/jobs", get(jobs::list))
-        .route("/jobs/{id}", get(jobs::status).delete(jobs::dismiss))
-        .route("/jobs/{id}/results", get(jobs::results))
-        .route("/jobs/{id}/results/{output}", get(jobs::result))
-        .route("/jobs/{id}/logs", get(jobs::logs))
+        .route("/jobs/{jobId}", get(jobs::status).delete(jobs::dismiss))
+        .route("/jobs/{jobId}/results", get(jobs::results))
+        .route("/jobs/{jobId}/results/{outputId}", get(jobs::result))
+        .route("/jobs/{jobId}/logs", get(jobs::logs))
         .route(
-            "/admin/tenants/{id}/quota",
+            "/admin/tenants/{tenantId}/quota",
             get(admin::get_quota)
                 .put(admin::put_quota)
                 .delete(admin::delete_quota),
-        )
+        );
+    if config.metrics.enabled {
+        routes = match config.metrics.public {
+            true => routes.route("/metrics", get(metrics::public)),
+            false => routes.route("/metrics", get(metrics::admin)),
+        };
+    }
+    let routes = routes
         .fallback(|uri: axum::http::Uri| async move {
             crate::error::Error::NotFound(format!("nothing at {}", uri.path()))
         })
         .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // Inside the router, where the matched route is known.
+        .layer(count)
         .with_state(state);
     hardening::harden(routes, config)
 }

@@ -43,34 +43,39 @@ impl JobEvents for Sink {
 /// a last write) once the runtime has dropped the sink.
 pub(super) fn sink(store: JobStore, job: String) -> (Arc<dyn JobEvents>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let drain = tokio::spawn(async move {
-        let mut logs = Vec::new();
-        let mut pending: Option<(u8, Option<String>)> = None;
-        let mut last_write = Instant::now() - PROGRESS_INTERVAL;
-        loop {
-            let event = tokio::time::timeout(PROGRESS_INTERVAL, rx.recv()).await;
-            let closed = matches!(event, Ok(None));
-            match event {
-                Ok(Some(Event::Log(line))) => logs.push(line),
-                Ok(Some(Event::Progress(p, m))) => pending = Some((p, m)),
-                _ => {}
-            }
-            if closed || last_write.elapsed() >= PROGRESS_INTERVAL {
-                if !logs.is_empty() {
-                    if let Err(e) = store.append_logs(&job, &logs).await {
-                        tracing::warn!(%job, error = %e, "storing guest log lines failed");
+    // In the job's span, which a spawned task would otherwise leave.
+    let span = tracing::Span::current();
+    let drain = tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let mut logs = Vec::new();
+            let mut pending: Option<(u8, Option<String>)> = None;
+            let mut last_write = Instant::now() - PROGRESS_INTERVAL;
+            loop {
+                let event = tokio::time::timeout(PROGRESS_INTERVAL, rx.recv()).await;
+                let closed = matches!(event, Ok(None));
+                match event {
+                    Ok(Some(Event::Log(line))) => logs.push(line),
+                    Ok(Some(Event::Progress(p, m))) => pending = Some((p, m)),
+                    _ => {}
+                }
+                if closed || last_write.elapsed() >= PROGRESS_INTERVAL {
+                    if !logs.is_empty() {
+                        if let Err(e) = store.append_logs(&job, &logs).await {
+                            tracing::warn!(%job, error = %e, "storing guest log lines failed");
+                        }
+                        logs.clear();
                     }
-                    logs.clear();
+                    if let Some((p, m)) = pending.take() {
+                        let _ = store.update_progress(&job, p, m.as_deref()).await;
+                    }
+                    last_write = Instant::now();
                 }
-                if let Some((p, m)) = pending.take() {
-                    let _ = store.update_progress(&job, p, m.as_deref()).await;
+                if closed {
+                    break;
                 }
-                last_write = Instant::now();
             }
-            if closed {
-                break;
-            }
-        }
-    });
+        },
+        span,
+    ));
     (Arc::new(Sink(tx)), drain)
 }

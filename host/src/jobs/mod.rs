@@ -28,6 +28,7 @@ mod usage;
 
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
+use crate::metrics::{JobEnd, Metrics};
 use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue, Principal, Usage};
 use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
@@ -43,6 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, Mutex as AsyncMutex, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// What a client asked a job to do, as stored with the job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -80,6 +82,7 @@ struct Inner {
     owners: usage::RunningOwners,
     /// Where the steps of CWL jobs run.
     cwl: cwl::CwlBackends,
+    metrics: Metrics,
 }
 
 /// How many jobs run at once, and where.
@@ -105,7 +108,7 @@ pub const SYNC_WRITE_BEHIND: Duration = Duration::from_millis(50);
 
 impl Jobs {
     /// A service over `store`, keeping job files under `data_dir/jobs`;
-    /// CWL container steps run on `docker`.
+    /// CWL container steps run on `docker`; jobs are counted in `metrics`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: JobStore,
@@ -116,6 +119,7 @@ impl Jobs {
         config: JobsConfig,
         quotas: Quotas,
         docker: CwlDocker,
+        metrics: Metrics,
     ) -> Result<Self> {
         Ok(Jobs {
             inner: Arc::new(Inner {
@@ -133,6 +137,7 @@ impl Jobs {
                 quotas,
                 owners: usage::RunningOwners::default(),
                 cwl: cwl::CwlBackends::new(docker),
+                metrics,
             }),
         })
     }
@@ -210,7 +215,10 @@ impl Jobs {
             slot,
             Some(reply),
         );
-        self.inner.threads.handle().spawn(task);
+        self.inner
+            .threads
+            .handle()
+            .spawn(task.instrument(span(&job)));
         let answer = tokio::select! {
             answer = &mut answer => answer,
             _ = tokio::time::sleep(SYNC_WRITE_BEHIND) => {
@@ -325,6 +333,17 @@ impl Jobs {
     pub fn request(&self, job: &JobRecord) -> JobRequest {
         JobRequest::deserialize(&job.request).unwrap_or_default()
     }
+
+    /// How many stored jobs are in `status`, on every node of the store.
+    pub async fn count(&self, status: JobStatus) -> Result<u64> {
+        Ok(self.inner.store.count(status).await?)
+    }
+}
+
+/// The span everything a job logs is in, wherever it runs. At the error
+/// level, so that it is on whenever any line inside it is.
+fn span(job: &JobRecord) -> tracing::Span {
+    tracing::error_span!("job", job = %job.id, process = %job.process_id)
 }
 
 /// The run error recorded with a failed job.
@@ -428,7 +447,8 @@ async fn dispatch(inner: Arc<Inner>) {
             }
             Ok(jobs) => {
                 for (job, slot) in jobs.into_iter().zip(slots) {
-                    tokio::spawn(run(inner.clone(), job, None, slot, None));
+                    let span = span(&job);
+                    tokio::spawn(run(inner.clone(), job, None, slot, None).instrument(span));
                 }
             }
             Err(e) => {
@@ -463,6 +483,8 @@ async fn run(
     reply: Reply,
 ) {
     let _counted = inner.owners.enter(&job.owner);
+    let _in_flight = inner.metrics.job_started();
+    let started = std::time::Instant::now();
     let token = inner
         .running
         .lock()
@@ -475,9 +497,25 @@ async fn run(
         // Dismissed between its claim and now: never start.
         Err(RunError::Cancelled)
     } else {
-        execute(&inner, &job, token, &mut used).await
+        execute(&inner, &job, token.clone(), &mut used).await
     };
     let end = End::of(outcome, used);
+    let ended = match end.status {
+        _ if token.is_cancelled() => JobEnd::Dismissed,
+        JobStatus::Successful => JobEnd::Successful,
+        _ => JobEnd::Failed,
+    };
+    let elapsed = started.elapsed();
+    inner
+        .metrics
+        .process(&job.process_id)
+        .finished(ended, elapsed, end.usage.fuel);
+    tracing::debug!(
+        status = end.status.as_str(),
+        ?elapsed,
+        fuel = end.usage.fuel,
+        "job ended"
+    );
     // Held until the end is recorded, so the row is written exactly once.
     let row = match row {
         Some(row) => Some(row.lock_owned().await),
@@ -494,8 +532,11 @@ async fn run(
     let handle = inner.threads.handle().clone();
     let (after, id) = (inner.clone(), done.id.clone());
     let record = done.clone();
+    // The writer's thread runs this, outside the job's task.
+    let span = tracing::Span::current();
     let queued = inner.store.insert_then(&done, move |stored| match stored {
         Ok(()) => {
+            let _entered = span.enter();
             drop((row, slot));
             let id = record.id.clone();
             after.conclude(&id, Ok(record), reply);
@@ -503,13 +544,15 @@ async fn run(
         // The running row was written after all, by a request that went
         // away before it learnt so.
         Err(StoreError::DuplicateJob(_)) => {
-            handle.spawn(async move {
+            let task = async move {
                 let finished = finish(&after, &record.id, &end).await;
                 drop((row, slot));
                 after.conclude(&record.id, finished, reply);
-            });
+            };
+            handle.spawn(task.instrument(span));
         }
         Err(e) => {
+            let _entered = span.enter();
             drop((row, slot));
             after.conclude(&record.id, Err(e.into()), reply);
         }

@@ -159,9 +159,11 @@ impl Runtime {
         let mut store = Store::new(program.pre.engine(), state);
         let deadline = limit(&mut store, self, b, job.cancel.clone())?;
         let started = Instant::now();
+        let instantiation = &cfg.metrics.instantiation;
         let result = guarded(
             async {
                 let command = program.pre.instantiate_async(&mut store).await?;
+                instantiation.observe_duration(started.elapsed());
                 command.wasi_cli_run().call_run(&mut store).await
             },
             &job.cancel,

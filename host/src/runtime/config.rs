@@ -42,6 +42,8 @@ pub struct RuntimeConfig {
     /// The program run as the compile child, called as `EXE __compile`;
     /// `None` runs this executable again. Tests point it at the `wades` binary.
     pub compiler_exe: Option<PathBuf>,
+    /// Where instantiation and load times are counted.
+    pub metrics: crate::metrics::RuntimeMetrics,
 }
 
 impl RuntimeConfig {
@@ -70,6 +72,7 @@ impl RuntimeConfig {
             max_stdio_bytes: 64 << 10,
             compile_budget: CompileBudget::default(),
             compiler_exe: None,
+            metrics: Default::default(),
         }
     }
 }

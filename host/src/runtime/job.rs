@@ -271,9 +271,11 @@ pub(super) async fn execute(
     let inputs: Vec<bindings::wades::process::types::NamedValue> =
         job.inputs.into_iter().map(Into::into).collect();
     let started = Instant::now();
+    let instantiation = &rt.inner.config.metrics.instantiation;
     let result = guarded(
         async {
             let instance = pre.instantiate_async(&mut store).await?;
+            instantiation.observe_duration(started.elapsed());
             instance.call_execute(&mut store, &inputs).await
         },
         &job.cancel,

@@ -227,7 +227,11 @@ impl Runtime {
             .blocking(move |inner| {
                 reject_non_components(&bytes)?;
                 let c = &inner.optimized;
+                let started = std::time::Instant::now();
                 let (component, outcome) = c.cache.load_or_compile(&c.engine, &digest, &bytes)?;
+                inner
+                    .load_time(Tier::Optimized, outcome != CacheOutcome::Hit)
+                    .observe_duration(started.elapsed());
                 Ok((c.prepare(&component)?, outcome))
             })
             .await?;
@@ -250,11 +254,23 @@ impl Runtime {
         if let Some(p) = self.loaded(&digest) {
             return Ok(p);
         }
+        let started = std::time::Instant::now();
         let (tier, component) = match self.cached(Tier::Optimized, digest).await? {
-            Ok(component) => (Tier::Optimized, component),
+            Ok(component) => {
+                self.inner
+                    .load_time(Tier::Optimized, false)
+                    .observe_duration(started.elapsed());
+                (Tier::Optimized, component)
+            }
             Err(_) => {
+                let started = std::time::Instant::now();
                 match self.cached(Tier::Quick, digest).await? {
-                    Ok(component) => (Tier::Quick, component),
+                    Ok(component) => {
+                        self.inner
+                            .load_time(Tier::Quick, false)
+                            .observe_duration(started.elapsed());
+                        (Tier::Quick, component)
+                    }
                     Err(_) => match self
                         .compile_in_child(Tier::Quick, digest, &bytes, false)
                         .await
@@ -347,6 +363,7 @@ impl Runtime {
         }
         let fingerprint = self.compiler(tier).cache.fingerprint();
         let bytes = bytes.to_vec();
+        let started = std::time::Instant::now();
         isolated::compile(
             &self.inner.config,
             tier,
@@ -357,9 +374,13 @@ impl Runtime {
         )
         .await?;
         // Never a fallback to compiling here: the child's word is not proof.
-        self.cached(tier, digest).await?.map_err(|miss| {
+        let component = self.cached(tier, digest).await?.map_err(|miss| {
             LoadError::Host(format!("the compiler left no usable artifact: {miss}"))
-        })
+        })?;
+        self.inner
+            .load_time(tier, true)
+            .observe_duration(started.elapsed());
+        Ok(component)
     }
 
     /// The verified artifact of `digest` for `tier`, deserialized, or why
@@ -436,6 +457,18 @@ impl Runtime {
 }
 
 impl Inner {
+    /// Where loading code of `tier` is timed; `compiled` if it was
+    /// compiled now rather than read from the cache.
+    fn load_time(&self, tier: Tier, compiled: bool) -> &crate::metrics::Histogram {
+        let load = &self.config.metrics.load;
+        match (tier, compiled) {
+            (Tier::Optimized, true) => &load.optimized_compiled,
+            (Tier::Optimized, false) => &load.optimized_cached,
+            (Tier::Quick, true) => &load.quick_compiled,
+            (Tier::Quick, false) => &load.quick_cached,
+        }
+    }
+
     fn compiler(&self, tier: Tier) -> &Compiler {
         match tier {
             Tier::Optimized => &self.optimized,
