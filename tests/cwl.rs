@@ -7,6 +7,8 @@
 //! The container image is built by the tests, `FROM scratch` with Debian's
 //! static busybox (`busybox-static`), as nothing can be pulled.
 
+#[path = "common/busybox.rs"]
+mod busybox;
 mod common;
 
 use common::{serve_bytes, wait_final_with, As, Server};
@@ -14,7 +16,6 @@ use reqwest::blocking::Response;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The test image: busybox and its applets in `/bin`, nothing else.
@@ -22,32 +23,7 @@ const IMAGE: &str = "wades-e2e-busybox:1";
 
 /// Builds [`IMAGE`] once per test binary.
 fn image() -> &'static str {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let busybox = std::path::Path::new("/bin/busybox");
-        assert!(
-            busybox.exists(),
-            "/bin/busybox is missing: install Debian's busybox-static (cargo xtask test does)"
-        );
-        let ctx = tempfile::tempdir().unwrap();
-        std::fs::copy(busybox, ctx.path().join("busybox")).unwrap();
-        std::fs::write(
-            ctx.path().join("Dockerfile"),
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
-        )
-        .unwrap();
-        let out = Command::new("docker")
-            .args(["build", "-q", "-t", IMAGE])
-            .arg(ctx.path())
-            .output()
-            .expect("the docker CLI must be installed");
-        assert!(
-            out.status.success(),
-            "docker build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-    IMAGE
+    busybox::image(IMAGE)
 }
 
 /// A server whose container steps run on the Docker engine, never pulling.

@@ -4,10 +4,13 @@
 //! (`busybox-static`, installed by `cargo xtask test`), as nothing can be
 //! pulled. A missing engine or busybox fails these tests; none is skipped.
 
+#[path = "../../tests/common/busybox.rs"]
+mod busybox;
+
 use serde_json::{json, Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wades::cwl::docker::{DockerBackend, DockerConfig, PullPolicy};
 use wades::cwl::{load_document, CwlError, Runner, RunnerOptions};
@@ -17,32 +20,7 @@ const IMAGE: &str = "wades-test-busybox:1";
 
 /// Builds [`IMAGE`] once per test binary.
 fn image() -> &'static str {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let busybox = Path::new("/bin/busybox");
-        assert!(
-            busybox.exists(),
-            "/bin/busybox is missing: install Debian's busybox-static (cargo xtask test does)"
-        );
-        let ctx = tempfile::tempdir().unwrap();
-        std::fs::copy(busybox, ctx.path().join("busybox")).unwrap();
-        std::fs::write(
-            ctx.path().join("Dockerfile"),
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
-        )
-        .unwrap();
-        let out = Command::new("docker")
-            .args(["build", "-q", "-t", IMAGE])
-            .arg(ctx.path())
-            .output()
-            .expect("the docker CLI must be installed");
-        assert!(
-            out.status.success(),
-            "docker build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-    IMAGE
+    busybox::image(IMAGE)
 }
 
 /// A runner that only has the Docker backend (no host commands), whose

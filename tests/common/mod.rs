@@ -125,19 +125,7 @@ impl Server {
 
     /// A client that sends this server's developer key, if it has one.
     pub fn client(&self) -> reqwest::blocking::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(key) = &self.key {
-            headers.insert(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {key}").parse().unwrap(),
-            );
-        }
-        reqwest::blocking::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .default_headers(headers)
-            .build()
-            .unwrap()
+        client_with(self.key.as_deref())
     }
 
     /// A server on `data` as it is (restarts use this).
@@ -297,19 +285,7 @@ impl<'a> As<'a> {
     /// A client that sends this identity's credentials with every request
     /// and keeps its connections, e.g. for polling full URLs.
     pub fn client(&self) -> reqwest::blocking::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(key) = &self.key {
-            headers.insert(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {key}").parse().unwrap(),
-            );
-        }
-        reqwest::blocking::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .default_headers(headers)
-            .build()
-            .unwrap()
+        client_with(self.key.as_deref())
     }
 
     /// A request to `path` with this identity's credentials.
@@ -350,4 +326,22 @@ pub fn exception(r: reqwest::blocking::Response, code: u16, kind: &str) -> serde
         "{body}"
     );
     body
+}
+
+/// A client sending `key` as a bearer token with every request (none:
+/// anonymous), never through a proxy.
+pub fn client_with(key: Option<&str>) -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().unwrap(),
+        );
+    }
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
