@@ -3,17 +3,15 @@
 //! - M1: `hello-world` executed synchronously at concurrency 32, driven by
 //!   `wrk` (installed with apt-get if missing): requests/s and latency; the
 //!   same load against pygeoapi's `hello-world` under gunicorn, with its
-//!   TinyDB job manager and with none (see [`pygeoapi`]).
+//!   TinyDB job manager and with none (see the `pygeoapi-harness` crate).
 //! - Dismissal: `DELETE /jobs/{id}` of a running `echo` job that pauses;
 //!   until the answer, until `GET /jobs/{id}` says `dismissed`, and until
 //!   the job queued behind it (one job at a time) is successful.
 //! - M3: 10,000 async `echo` jobs submitted by 32 clients; accept latency,
 //!   and the time until every job is successful.
 
-mod pygeoapi;
-
 use anyhow::{bail, ensure, Context, Result};
-use pygeoapi::{Manager, Pygeoapi};
+use pygeoapi_harness::{self as pygeoapi, Manager, Pygeoapi};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -329,7 +327,8 @@ async fn m1_side_by_side(quick: bool) -> Result<()> {
     let mut rows = vec![("wades".to_string(), wades)];
     let mut notes = Vec::new();
     for manager in [Manager::TinyDb, Manager::Dummy] {
-        let mut py = Pygeoapi::start(&root(), manager).await?;
+        let mut py =
+            tokio::task::spawn_blocking(move || Pygeoapi::start(&root(), manager)).await??;
         warm_up(&client, &py.base, 50).await?;
         let w = m1(&py.base, seconds).with_context(|| py.log_tail())?;
         py.stop();

@@ -15,10 +15,12 @@
 //!   [`server`]: assembly from the [`config`].
 //! - [`cwl`]: a CWL v1.2 runner (documents, expressions, workflows, step backends).
 //! - [`metrics`]: what the service counts, for Prometheus.
+//! - [`client`]: a client of any OGC API – Processes server, for the CLI.
 
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod cwl;
 pub mod error;

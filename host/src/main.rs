@@ -5,6 +5,13 @@
 //! `wades run FILE.wasm id=value ...` runs one job and prints its outputs.
 //! Values are JSON (`n=3`, `flag=true`, `o={"a":1}`); anything that is not
 //! JSON is taken as a string (`name=World`).
+//!
+//! For process authors: `wades new NAME` scaffolds a process crate and
+//! `wades build` makes it a component. As a client of any OGC API –
+//! Processes server: `wades deploy`, `wades execute`, `wades jobs` and
+//! `wades processes`.
+
+mod cli;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -68,6 +75,73 @@ enum Command {
         /// Folder mounted at /outputs (created if missing).
         #[arg(long)]
         outputs_dir: Option<PathBuf>,
+    },
+    /// Scaffold a new process crate (a folder NAME) from the SDK template.
+    New {
+        /// The crate's and the process's name.
+        name: String,
+        /// The guest SDK to depend on (a wades checkout's `guest-sdk`)
+        /// [default: the one this wades was built from; env WADES_SDK].
+        #[arg(long, env = "WADES_SDK")]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the process crate in DIR into a component (TARGET/wasm/NAME.wasm).
+    Build {
+        /// The crate's folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Cargo's target folder [default: DIR/target].
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+    },
+    /// Deploy a process on a server: a component (.wasm), an application
+    /// package (.json) or a CWL document (.cwl, .yaml).
+    Deploy {
+        /// The file to deploy.
+        file: PathBuf,
+        /// The process id, for a component (default: its own).
+        #[arg(long)]
+        id: Option<String>,
+        /// Replace this deployed process instead of adding one.
+        #[arg(long)]
+        replace: Option<String>,
+        /// The workflow to deploy from a packed CWL `$graph`.
+        #[arg(long)]
+        workflow: Option<String>,
+        #[command(flatten)]
+        remote: cli::remote::Remote,
+    },
+    /// Execute a process on a server: as a job followed with a progress bar
+    /// (or synchronously), saving its results to files.
+    Execute {
+        /// The process id.
+        process: String,
+        /// An input as id=value (JSON or text), id=@FILE (a file's bytes)
+        /// or id=href:URL (a reference); repeat an id for several values.
+        #[arg(short = 'i', long = "input")]
+        inputs: Vec<String>,
+        /// Run synchronously instead of as a job.
+        #[arg(long)]
+        sync: bool,
+        /// Folder for the result files [default: results/<job id>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        remote: cli::remote::Remote,
+    },
+    /// Jobs on a server: list, status, results, dismiss, watch.
+    Jobs {
+        #[command(subcommand)]
+        action: cli::remote::JobsAction,
+        #[command(flatten)]
+        remote: cli::remote::Remote,
+    },
+    /// Processes on a server: list, describe.
+    Processes {
+        #[command(subcommand)]
+        action: cli::remote::ProcessesAction,
+        #[command(flatten)]
+        remote: cli::remote::Remote,
     },
     /// Manage tenants (in the data folder's database).
     Tenant {
@@ -163,13 +237,20 @@ enum KeyAction {
     List,
 }
 
-fn main() -> Result<()> {
+fn main() {
     // `wades __compile` is the child that compiles uploads under a budget
     // (wades::runtime::isolated); it needs neither the CLI nor tokio's threads.
     if let Some(code) = wades::runtime::compile_child_main() {
         std::process::exit(code);
     }
-    cli()
+    if let Err(e) = cli() {
+        // The causes on one line; a backtrace only with RUST_BACKTRACE.
+        eprintln!("error: {e:#}");
+        if e.backtrace().status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{}", e.backtrace());
+        }
+        std::process::exit(1);
+    }
 }
 
 #[tokio::main]
@@ -206,6 +287,50 @@ async fn cli() -> Result<()> {
         wades::server::serve(config).await?;
         return Ok(());
     }
+    match cli.command {
+        Command::New { name, sdk } => {
+            let sdk = cli::scaffold::sdk_dir(sdk.as_deref())?;
+            for file in cli::scaffold::new_process(std::path::Path::new(&name), &name, &sdk)? {
+                println!("{}", file.display());
+            }
+            eprintln!("next: cd {name} && wades build && wades deploy target/wasm/{name}.wasm");
+            return Ok(());
+        }
+        Command::Build { dir, target_dir } => {
+            for component in cli::scaffold::build(&dir, target_dir.as_deref())? {
+                println!("{}", component.display());
+            }
+            return Ok(());
+        }
+        Command::Deploy {
+            file,
+            id,
+            replace,
+            workflow,
+            remote,
+        } => {
+            return cli::remote::deploy(
+                &remote,
+                &file,
+                id.as_deref(),
+                replace.as_deref(),
+                workflow.as_deref(),
+            )
+            .await
+        }
+        Command::Execute {
+            process,
+            inputs,
+            sync,
+            out,
+            remote,
+        } => return cli::remote::execute(&remote, &process, &inputs, sync, out).await,
+        Command::Jobs { action, remote } => return cli::remote::jobs(&remote, action).await,
+        Command::Processes { action, remote } => {
+            return cli::remote::processes(&remote, action).await
+        }
+        _ => {}
+    }
     let data_dir = cli
         .data_dir
         .or_else(|| std::env::var_os("WADES_DATA_DIR").map(PathBuf::from))
@@ -218,7 +343,15 @@ async fn cli() -> Result<()> {
     let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
     match cli.command {
         // Handled above; listed so the match stays exhaustive.
-        Command::Serve { .. } | Command::Tenant { .. } | Command::Key { .. } => {}
+        Command::Serve { .. }
+        | Command::Tenant { .. }
+        | Command::Key { .. }
+        | Command::New { .. }
+        | Command::Build { .. }
+        | Command::Deploy { .. }
+        | Command::Execute { .. }
+        | Command::Jobs { .. }
+        | Command::Processes { .. } => {}
         // Ran (and exited) right after parsing.
         Command::CwlRunner(_) => {}
         Command::Describe { component } => {
@@ -351,22 +484,20 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
 }
 
 fn parse_input(arg: &str) -> Result<NamedValue> {
-    let Some((id, text)) = arg.split_once('=') else {
-        bail!("input '{arg}' is not id=value")
-    };
-    let value = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Bool(b)) => Value::Boolean { value: b },
-        Ok(serde_json::Value::Number(n)) => match n.as_i64() {
+    let (id, json) = cli::inputs::split(arg)?;
+    let value = match json {
+        serde_json::Value::Bool(b) => Value::Boolean { value: b },
+        serde_json::Value::Number(n) => match n.as_i64() {
             Some(i) => Value::Integer { value: i },
             None => Value::Number {
                 value: n.as_f64().unwrap_or(f64::NAN),
             },
         },
-        Ok(serde_json::Value::String(s)) => Value::String { value: s },
-        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+        serde_json::Value::String(s) => Value::String { value: s },
+        v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)) => {
             Value::Json { value: v }
         }
-        _ => Value::string(text),
+        serde_json::Value::Null => Value::string("null"),
     };
     Ok(NamedValue::new(id, value))
 }

@@ -31,7 +31,7 @@ fn root() -> PathBuf {
 }
 
 /// The binary cargo built next to this test.
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()

@@ -11,11 +11,10 @@
 //! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
 
-mod toolchain;
-
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use wades_guest_build::Adapter;
 
 /// Every guest crate under `example-processes/` that is a component.
 const GUESTS: &[&str] = &[
@@ -51,8 +50,9 @@ fn main() -> Result<()> {
             tests.and(cwl)
         }
         Some("componentize") if args.len() == 3 => {
-            let component = componentize(&std::fs::read(&args[1])?, Adapter::Reactor)?;
-            write_if_changed(Path::new(&args[2]), &component)
+            let module = std::fs::read(&args[1])?;
+            let component = wades_guest_build::componentize(&module, Adapter::Reactor)?;
+            wades_guest_build::write_if_changed(Path::new(&args[2]), &component)
         }
         Some("serve") => {
             let wasm = build_guests(&root)?;
@@ -164,107 +164,20 @@ fn env_cargo() -> String {
 
 /// Builds all guests and returns the folder holding the components.
 fn build_guests(root: &Path) -> Result<PathBuf> {
-    let env = toolchain::detect(root)?;
-    let target_dir = root.join("target/guest");
-    let mut cmd = Command::new(env_cargo());
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            &env.target,
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        // Guests ship without debug info: it only slows compilation in the host.
-        .args([
-            "--config",
-            "profile.release.debug=0",
-            "--config",
-            "profile.release.strip=true",
-        ]);
-    for guest in GUESTS.iter().chain(COMMANDS) {
-        cmd.args(["--package", guest]);
-    }
-    // The host runs the guests' cargo, so nothing of the host's build leaks in.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in &env.vars {
-        cmd.env(k, v);
-    }
-    eprintln!(
-        "xtask: building {} guests for {} ({})",
-        GUESTS.len() + COMMANDS.len(),
-        env.target,
-        env.source
-    );
-    let status = cmd.status().context("running cargo for the guests")?;
-    if !status.success() {
-        bail!("building the guest components failed");
-    }
     let out = root.join("target/wasm");
-    std::fs::create_dir_all(&out)?;
-    let libraries = GUESTS.iter().map(|g| (g, Adapter::Reactor));
-    for (guest, adapter) in libraries.chain(COMMANDS.iter().map(|c| (c, Adapter::Command))) {
-        // A cdylib's file takes underscores, a binary's keeps its name.
-        let file = match adapter {
-            Adapter::Reactor => guest.replace('-', "_"),
-            Adapter::Command => guest.to_string(),
-        };
-        let built = target_dir
-            .join(&env.target)
-            .join("release")
-            .join(format!("{file}.wasm"));
-        let bytes =
-            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-        let component =
-            componentize(&bytes, adapter).with_context(|| format!("componentizing {guest}"))?;
-        write_if_changed(&out.join(format!("{guest}.wasm")), &component)?;
+    let packages: Vec<&str> = GUESTS.iter().chain(COMMANDS).copied().collect();
+    eprintln!("xtask: building {} guests", packages.len());
+    let built = wades_guest_build::build(&wades_guest_build::Build {
+        dir: root,
+        packages: &packages,
+        target_dir: &root.join("target/guest"),
+        out_dir: &out,
+    })?;
+    for guest in &packages {
+        if !built.iter().any(|c| c.name == *guest) {
+            bail!("the build gave no component for {guest}");
+        }
     }
     eprintln!("xtask: components in {}", out.display());
     Ok(out)
-}
-
-/// Which preview1 adapter a core module gets.
-#[derive(Clone, Copy)]
-enum Adapter {
-    /// For libraries (processes): no `_start`, exports called at will.
-    Reactor,
-    /// For programs: `_start` becomes `wasi:cli/run`.
-    Command,
-}
-
-/// Turns a core module into a component; a component passes through.
-fn componentize(bytes: &[u8], adapter: Adapter) -> Result<Vec<u8>> {
-    // Bytes 4..8 are the version/layer field: 0x0d 0x00 0x01 0x00 marks a component.
-    if bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]) {
-        return Ok(bytes.to_vec());
-    }
-    use wasi_preview1_component_adapter_provider::{
-        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
-        WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-    };
-    let adapter = match adapter {
-        Adapter::Reactor => WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-        Adapter::Command => WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
-    };
-    wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(bytes)?
-        .adapter(WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, adapter)?
-        .encode()
-}
-
-/// Keeps mtimes stable so that tests depending on the files do not rebuild needlessly.
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::read(path).ok().as_deref() == Some(bytes) {
-        return Ok(());
-    }
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }

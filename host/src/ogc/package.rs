@@ -4,7 +4,7 @@
 //! unit, and the process description a package may carry to complete what
 //! the unit says of itself.
 
-use crate::model::{Digest, ProcessDescription};
+use crate::model::{Digest, JobControl, ProcessDescription};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
@@ -288,6 +288,8 @@ pub fn valid_process_id(id: &str) -> bool {
 /// `described` (what the component says of itself) completed by a
 /// package's `processDescription`: its id, version, title, description and
 /// keywords win, and so do the texts of the inputs and outputs it names.
+/// Its `jobControlOptions` may narrow the component's (a deployer who wants
+/// every execution to be a job, say), never widen them.
 /// Schemas and occurrences stay the component's, since they are what the
 /// component accepts; naming an input or output it does not have is an
 /// error rather than a description that lies.
@@ -333,6 +335,9 @@ pub fn apply_description(
     }
     if let Some(k) = keywords(given)? {
         d.keywords = k;
+    }
+    if let Some(options) = given.get("jobControlOptions").filter(|v| !v.is_null()) {
+        d.job_control_options = narrowed_job_control(&d.job_control_options, options)?;
     }
     for (kind, member) in [("input", "inputs"), ("output", "outputs")] {
         // null is "not given", as for the other members (clients send it).
@@ -384,6 +389,36 @@ pub fn apply_description(
         }
     }
     Ok(d)
+}
+
+/// The job control options of `given` (a package's), which must be some
+/// of `supported` (the component's) and allow at least one way to execute.
+fn narrowed_job_control(
+    supported: &[JobControl],
+    given: &Value,
+) -> Result<Vec<JobControl>, PackageError> {
+    let options: Vec<JobControl> = serde_json::from_value(given.clone()).map_err(|_| {
+        PackageError::Invalid(
+            "processDescription: jobControlOptions must be an array of \
+             sync-execute, async-execute or dismiss"
+                .into(),
+        )
+    })?;
+    if let Some(extra) = options.iter().find(|o| !supported.contains(o)) {
+        return Err(PackageError::Invalid(format!(
+            "processDescription: the component does not support the job control option {}",
+            serde_json::to_string(extra).unwrap_or_default()
+        )));
+    }
+    if !options
+        .iter()
+        .any(|o| matches!(o, JobControl::SyncExecute | JobControl::AsyncExecute))
+    {
+        return Err(PackageError::Invalid(
+            "processDescription: jobControlOptions must allow sync-execute or async-execute".into(),
+        ));
+    }
+    Ok(options)
 }
 
 #[cfg(test)]
@@ -487,6 +522,29 @@ mod tests {
             apply_description(&described, Some(&given)).unwrap(),
             described
         );
+    }
+
+    #[test]
+    fn job_control_options_may_narrow_but_not_widen() {
+        let mut described = crate::ogc::description::tests::every_kind();
+        described.job_control_options = vec![JobControl::SyncExecute, JobControl::AsyncExecute];
+        let narrowed = json!({"jobControlOptions": ["async-execute"]});
+        assert_eq!(
+            apply_description(&described, Some(&narrowed))
+                .unwrap()
+                .job_control_options,
+            vec![JobControl::AsyncExecute]
+        );
+        for bad in [
+            json!({"jobControlOptions": ["dismiss"]}),
+            json!({"jobControlOptions": []}),
+            json!({"jobControlOptions": ["teleport"]}),
+            json!({"jobControlOptions": "async-execute"}),
+        ] {
+            assert!(apply_description(&described, Some(&bad)).is_err(), "{bad}");
+        }
+        described.job_control_options = vec![JobControl::SyncExecute];
+        assert!(apply_description(&described, Some(&narrowed)).is_err());
     }
 
     #[test]

@@ -2,25 +2,35 @@
 //!
 //! Order: rustup with the target installed; `rustup target add` (which needs
 //! its download server, not always reachable); Debian's rustc with build-std
-//! through `wasm-guest-env.sh`, which always works here. Set
+//! through `wasm-guest-env.sh` (embedded in this crate), which installs the
+//! Debian packages it needs and always works on Debian 12. Set
 //! `WADES_GUEST_TOOLCHAIN=rustup|debian` to force one.
 
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip1";
 /// SIMD lets LLVM vectorize raster loops in the guests as it does natively.
 const GUEST_RUSTFLAGS: &str = "-C target-feature=+simd128";
 
+/// The Debian fallback: installs Debian's rustc, its std sources, lld and
+/// wasi-libc, and prints the `export` lines of the environment that builds
+/// `wasm32-wasip1` with `-Zbuild-std`.
+const DEBIAN_SCRIPT: &str = include_str!("../wasm-guest-env.sh");
+
 /// Environment for the guest build.
 pub struct GuestEnv {
+    /// The cargo `--target`.
     pub target: String,
+    /// Environment variables for cargo.
     pub vars: Vec<(String, String)>,
+    /// Which toolchain this is, for messages.
     pub source: &'static str,
 }
 
-pub fn detect(root: &Path) -> Result<GuestEnv> {
+/// Finds (or sets up) a toolchain that builds `wasm32-wasip1` guests.
+pub fn detect() -> Result<GuestEnv> {
     let choice = std::env::var("WADES_GUEST_TOOLCHAIN").unwrap_or_else(|_| "auto".into());
     if choice != "debian" {
         if rustup_has_target() || rustup_add_target() {
@@ -39,7 +49,7 @@ pub fn detect(root: &Path) -> Result<GuestEnv> {
             );
         }
     }
-    debian(root)
+    debian()
 }
 
 fn rustup_has_target() -> bool {
@@ -55,7 +65,7 @@ fn rustup_has_target() -> bool {
 }
 
 fn rustup_add_target() -> bool {
-    eprintln!("xtask: trying `rustup target add {TARGET}` (gives up after 120 s)");
+    eprintln!("wades-guest-build: trying `rustup target add {TARGET}` (gives up after 120 s)");
     // `timeout` because an unreachable server can hang rustup for a long time.
     Command::new("timeout")
         .args(["120", "rustup", "target", "add", TARGET])
@@ -66,29 +76,26 @@ fn rustup_add_target() -> bool {
         && rustup_has_target()
 }
 
-fn debian(root: &Path) -> Result<GuestEnv> {
-    let shared = root.join("../shared/toolchain/wasm-guest-env.sh");
-    let script = if shared.exists() {
-        shared
-    } else {
-        root.join("xtask/wasm-guest-env.sh")
-    };
-    eprintln!(
-        "xtask: using Debian's rustc with build-std ({})",
-        script.display()
-    );
-    let out = Command::new("bash")
-        .arg(&script)
+fn debian() -> Result<GuestEnv> {
+    eprintln!("wades-guest-build: using Debian's rustc with build-std (wasm-guest-env.sh)");
+    let mut child = Command::new("bash")
+        .arg("-s")
         .env("WASM_GUEST_TOOLCHAIN", "debian")
         .env("WASM_GUEST_TARGET", TARGET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
+        .spawn()
+        .context("running bash for wasm-guest-env.sh")?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(DEBIAN_SCRIPT.as_bytes())
+        .context("passing wasm-guest-env.sh to bash")?;
+    let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!(
-            "{} failed: no wasm toolchain could be set up",
-            script.display()
-        );
+        bail!("wasm-guest-env.sh failed: no wasm toolchain could be set up");
     }
     let mut vars = Vec::new();
     for line in String::from_utf8(out.stdout)?.lines() {

@@ -1,4 +1,6 @@
-//! pygeoapi, set up for M1's side-by-side run with no manual step.
+//! pygeoapi, set up with no manual step: for M1's side-by-side run
+//! (`bench/`) and for the tests of the `wades` client commands against
+//! another server (`tests/cli.rs`).
 //!
 //! A virtualenv in `target/pygeoapi-venv` (reused while it holds the pinned
 //! versions) gets `pygeoapi` and `gunicorn` from PyPI. Each server gets a
@@ -97,7 +99,7 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
     let mut made = make().context("python3 is needed for the pygeoapi comparison")?;
     if !made.status.success() {
         // Debian's python3 has no ensurepip without python3-venv.
-        super::apt_install("python3-venv")?;
+        apt_install("python3-venv")?;
         made = make()?;
     }
     if !made.status.success() {
@@ -120,6 +122,21 @@ pub fn ensure_venv(root: &Path) -> Result<PathBuf> {
         );
     }
     Ok(venv)
+}
+
+/// Installs a Debian package (the tests and benches run as root).
+fn apt_install(package: &str) -> Result<()> {
+    for args in [&["update", "-qq"][..], &["install", "-y", "-qq", package]] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed", args.join(" "));
+        }
+    }
+    Ok(())
 }
 
 /// The configuration: pygeoapi's `hello-world` process and nothing else.
@@ -190,8 +207,10 @@ fn free_port() -> Result<u16> {
 
 impl Pygeoapi {
     /// Configures and starts pygeoapi under gunicorn, and waits until it
-    /// executes `hello-world`.
-    pub async fn start(root: &Path, manager: Manager) -> Result<Self> {
+    /// executes `hello-world`. `root` is the workspace (the virtualenv goes
+    /// to its `target/`). Blocks: from async code, call it on a blocking
+    /// thread.
+    pub fn start(root: &Path, manager: Manager) -> Result<Self> {
         let venv = ensure_venv(root)?;
         let dir = tempfile::Builder::new()
             .prefix("pygeoapi-bench")
@@ -242,12 +261,12 @@ impl Pygeoapi {
             base: format!("http://127.0.0.1:{port}"),
             dir,
         };
-        server.wait_ready().await?;
+        server.wait_ready()?;
         Ok(server)
     }
 
-    async fn wait_ready(&mut self) -> Result<()> {
-        let client = reqwest::Client::builder().no_proxy().build()?;
+    fn wait_ready(&mut self) -> Result<()> {
+        let client = reqwest::blocking::Client::builder().no_proxy().build()?;
         let url = format!("{}/processes/hello-world/execution", self.base);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -258,11 +277,10 @@ impl Pygeoapi {
                 .post(&url)
                 .header("Content-Type", "application/json")
                 .body(r#"{"inputs": {"name": "World"}}"#)
-                .send()
-                .await;
+                .send();
             match answer {
                 Ok(r) if r.status() == 200 => {
-                    let body = r.text().await?;
+                    let body = r.text()?;
                     if !body.contains("Hello World!") {
                         bail!("pygeoapi's hello-world answered {body}");
                     }
@@ -271,11 +289,11 @@ impl Pygeoapi {
                 Ok(r) => bail!(
                     "pygeoapi's hello-world answered {}: {}\n{}",
                     r.status(),
-                    r.text().await.unwrap_or_default(),
+                    r.text().unwrap_or_default(),
                     self.log_tail()
                 ),
                 Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
+                    std::thread::sleep(Duration::from_millis(100))
                 }
                 Err(e) => bail!(
                     "pygeoapi did not answer within 60 s: {e}\n{}",
