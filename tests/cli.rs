@@ -85,8 +85,9 @@ fn an_author_scaffolds_builds_deploys_and_executes_a_process() {
         .status
         .success());
 
-    // A target folder kept between runs: the SDK's dependencies build once.
-    let target = root().join("target/cli-guest");
+    // The guest target folder xtask builds the examples in: the SDK and, on the
+    // build-std path, the standard library are built once, not twice.
+    let target = root().join("target/guest");
     let built = ok(
         &work,
         base,
