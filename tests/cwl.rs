@@ -698,13 +698,500 @@ fn wasm_steps_run_deployed_processes_in_the_sandbox_without_docker() {
             .contains("no process 'no-such-process' is deployed"),
         "{status}"
     );
+}
 
-    // A WASI command step has no sandbox in the server yet: refused at deploy.
-    let command = "cwlVersion: v1.2\nclass: CommandLineTool\nid: counted\n$namespaces: {wades: \"https://wades.dev/cwl#\"}\nrequirements:\n  wades:WasmRequirement: {command: wc}\ninputs: []\noutputs: []\n";
+/// `wc`, the example WASI command, as CWL steps: lines read from standard
+/// input into a captured standard output, and words of several files with
+/// a report written into the working directory.
+const WC_TOOLS: &str = r##"
+cwlVersion: v1.2
+$namespaces: {wades: "https://wades.dev/cwl#"}
+$graph:
+- class: CommandLineTool
+  id: lines
+  requirements:
+    InlineJavascriptRequirement: {}
+    wades:WasmRequirement: {command: wc}
+  baseCommand: [wc, -l]
+  stdin: $(inputs.text.path)
+  stdout: n.txt
+  inputs: {text: File}
+  outputs:
+    n: {type: int, outputBinding: {glob: n.txt, loadContents: true, outputEval: "$(parseInt(self[0].contents))"}}
+- class: CommandLineTool
+  id: words
+  requirements:
+    EnvVarRequirement: {envDef: {WC_TOTAL: all}}
+    wades:WasmRequirement: {command: wc}
+  baseCommand: [wc, -w, -o, report.txt]
+  inputs:
+    texts: {type: "File[]", inputBinding: {position: 1}}
+    extra: {type: "string[]?", inputBinding: {position: 2}}
+  outputs:
+    report: {type: File, outputBinding: {glob: report.txt}}
+"##;
+
+#[test]
+fn wasi_command_steps_run_in_the_server_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    // No container backend: the commands run in-process.
+    let s = Server::start_developer(&dir, &[]);
+    created(
+        deploy(&s, WC_TOOLS, "application/cwl+yaml", "?w=lines"),
+        "lines",
+    );
+    created(
+        deploy(&s, WC_TOOLS, "application/cwl+yaml", "?w=words"),
+        "words",
+    );
+    let within = Duration::from_secs(60);
+
+    let text = json!({"value": "one\ntwo\nthree\n", "mediaType": "text/plain"});
+    let (job, status) = run_async(&s, "lines", json!({"text": text}), within);
+    assert_eq!(status["status"], "successful", "{status}");
+    assert_eq!(json_of(&s, &format!("{job}/results"))["n"], 3);
+    let log = text_of(&s, &format!("{job}/logs"));
+    assert!(log.contains("step 'lines' started (wasm)"), "{log}");
+
+    let texts = json!([
+        {"value": "a b c\n", "mediaType": "text/plain"},
+        {"value": "d e\n", "mediaType": "text/plain"},
+    ]);
+    let (job, status) = run_async(&s, "words", json!({"texts": texts}), within);
+    assert_eq!(status["status"], "successful", "{status}");
+    let results = json_of(&s, &format!("{job}/results"));
+    let report = text_of(&s, results["report"]["href"].as_str().unwrap());
+    let counts: Vec<&str> = report
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(counts, ["3", "2", "5"], "{report}");
+    assert!(report.lines().last().unwrap().ends_with(" all"), "{report}");
+    // The command sees its staged inputs, not where the server keeps them.
+    assert!(!report.contains(s.data.to_str().unwrap()), "{report}");
+
+    // Nothing else of the host: a path of the server's is not there.
+    let inputs =
+        json!({"texts": [{"value": "x\n", "mediaType": "text/plain"}], "extra": ["/etc/hostname"]});
+    let (job, status) = run_async(&s, "words", inputs, within);
+    assert_eq!(status["status"], "failed", "{status}");
+    let log = text_of(&s, &format!("{job}/logs"));
+    assert!(log.contains("/etc/hostname"), "{log}");
+
+    // A command the operator did not install fails its job, saying so.
+    let ghost = WC_TOOLS.replace("command: wc", "command: nope");
+    created(
+        deploy(
+            &s,
+            &ghost,
+            "application/cwl+yaml",
+            "?w=lines&id=ghost-lines",
+        ),
+        "ghost-lines",
+    );
+    let (_, status) = run_async(&s, "ghost-lines", json!({"text": text}), within);
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("no WASI command 'nope' is installed"),
+        "{status}"
+    );
+    // Commands are named, never given as files of the server.
+    let by_path = WC_TOOLS.replace("command: wc", "command: /tmp/evil.wasm");
     let detail = exception(
-        deploy(&s, command, "application/cwl+yaml", ""),
+        deploy(&s, &by_path, "application/cwl+yaml", "?w=lines&id=by-path"),
         400,
         "invalid-parameter",
     );
-    assert!(detail.contains("'counted'"), "{detail}");
+    assert!(detail.contains("'lines'"), "{detail}");
+}
+
+/// Seed 000: the water-bodies workflow, with wades processes as steps.
+const WATER_BODIES: &str = include_str!("cwl/water-bodies.cwl");
+
+/// The workflow's `stac` tool (the last of its graph).
+fn stac_tool() -> &'static str {
+    let at = WATER_BODIES
+        .find("- class: CommandLineTool\n  id: stac\n")
+        .unwrap();
+    &WATER_BODIES[at..]
+}
+
+/// The `stac` step as a container instead: busybox writes the same item
+/// collection (without the projection, which it cannot read).
+const STAC_IN_A_CONTAINER: &str = r#"- class: CommandLineTool
+  id: stac
+  requirements:
+    DockerRequirement: {dockerImageId: "wades-e2e-busybox:1"}
+  baseCommand:
+  - sh
+  - -c
+  - |
+    set -e
+    mkdir stac
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ); n=0; items=""; sep=""
+    for mask in "$@"; do
+      n=$((n + 1)); id=water-bodies-$n; name=$(basename "$mask")
+      mkdir "stac/$id"; cp "$mask" "stac/$id/$name"
+      items="$items$sep{\"type\":\"Feature\",\"stac_version\":\"1.0.0\",\"id\":\"$id\",\"geometry\":null,\"properties\":{\"datetime\":\"$now\"},\"links\":[],\"assets\":{\"data\":{\"href\":\"./$id/$name\",\"type\":\"image/tiff; application=geotiff\",\"roles\":[\"data\"]}}}"
+      sep=","
+    done
+    printf '{"type":"FeatureCollection","features":[%s]}' "$items" > stac/collection.json
+  - stac
+  inputs:
+    masks: {type: "File[]", inputBinding: {position: 1}}
+  outputs:
+    stac_catalog: {type: Directory, outputBinding: {glob: stac}}
+"#;
+
+/// Deploys the `crop` and `stac` components through the API (the other
+/// steps, `normalized-difference` and `otsu`, are built-ins).
+fn deploy_steps(s: &Server) {
+    for id in ["crop", "stac"] {
+        let bytes = std::fs::read(common::guests().join(format!("{id}.wasm"))).unwrap();
+        let r = s
+            .client()
+            .post(s.url("/processes"))
+            .header("Content-Type", "application/wasm")
+            .body(bytes)
+            .send()
+            .unwrap();
+        created(r, id);
+    }
+}
+
+/// A scene of `size`² pixels with a round lake in the middle, as green and
+/// near-infrared u16 GeoTIFFs.
+fn scene(size: u32) -> (Vec<u8>, Vec<u8>) {
+    let (green, nir) = geotiff_ops::synthetic::water_scene(size, size);
+    (
+        geotiff_ops::synthetic::encode_u16(&green),
+        geotiff_ops::synthetic::encode_u16(&nir),
+    )
+}
+
+/// Runs the water-bodies workflow deployed as `id` on two scenes (64² and
+/// 48² pixels, given by reference and by value) cropped to the 32x32
+/// pixels around the lake, and checks the STAC catalog it publishes: one
+/// item per scene whose asset is a mask with the lake's pixels as water.
+/// Returns the job's log.
+fn water_bodies_on_two_scenes(s: &Server, id: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let tiff = "image/tiff; application=geotiff";
+    let (green_a, nir_a) = scene(64);
+    let (green_b, nir_b) = scene(48);
+    let inputs = json!({
+        "green": [
+            {"href": format!("{}/green.tif", serve_bytes(green_a, "image/tiff")), "type": tiff},
+            {"value": b64(&green_b), "encoding": "base64", "mediaType": tiff},
+        ],
+        "nir": [
+            {"href": format!("{}/nir.tif", serve_bytes(nir_a, "image/tiff")), "type": tiff},
+            {"value": b64(&nir_b), "encoding": "base64", "mediaType": tiff},
+        ],
+        // Pixels 16..48 of the 10 m grid from (399960, 5000040) in UTM 33N:
+        // the whole lake of the 64² scene, and 32x32 of the 48² one.
+        "aoi": "400120,4999560,400440,4999880",
+        "epsg": "EPSG:32633",
+    });
+    let (job, status) = run_async(s, id, inputs, Duration::from_secs(180));
+    assert_eq!(status["status"], "successful", "{status}");
+    let results = json_of(s, &format!("{job}/results"));
+    let catalog = results["stac_catalog"]["href"].as_str().unwrap();
+    assert!(catalog.ends_with("/results/stac_catalog"), "{results}");
+
+    // The Directory output is served as its listing ...
+    let listing = json_of(s, catalog);
+    let names: Vec<&str> = listing["listing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["basename"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["collection.json", "water-bodies-1", "water-bodies-2"],
+        "{listing}"
+    );
+    // ... and its files under it, so the catalog's relative links resolve.
+    let collection_url = listing["listing"][0]["href"].as_str().unwrap().to_string();
+    assert_eq!(collection_url, format!("{catalog}/collection.json"));
+    let collection = json_of(s, &collection_url);
+    assert_eq!(collection["type"], "FeatureCollection", "{collection}");
+    let features = collection["features"].as_array().unwrap();
+    assert_eq!(features.len(), 2, "{collection}");
+    let lakes = [
+        geotiff_ops::synthetic::water_pixels(64, 64),
+        geotiff_ops::synthetic::water_pixels(48, 48),
+    ];
+    for (item, lake) in features.iter().zip(lakes) {
+        assert_eq!(item["stac_version"], "1.0.0", "{item}");
+        assert!(item["properties"]["datetime"].is_string(), "{item}");
+        let asset = &item["assets"]["data"];
+        assert_eq!(asset["type"], tiff, "{item}");
+        let href = asset["href"].as_str().unwrap();
+        let url = format!("{catalog}/{}", href.trim_start_matches("./"));
+        let r = s.client().get(&url).send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        assert_eq!(r.headers()["content-type"], "image/tiff");
+        let mask = geotiff_ops::read_band(std::io::Cursor::new(r.bytes().unwrap())).unwrap();
+        assert_eq!((mask.width, mask.height), (32, 32), "{url}");
+        // The 48² scene's lake (radius 12) lies inside the crop too.
+        let water = mask.data.iter().filter(|&&v| v == 1.0).count();
+        assert_eq!(water, lake, "{url}");
+        // Cropped: the mask's corner is the AOI's.
+        assert_eq!(
+            mask.geo.tiepoints.as_deref().map(|t| (t[3], t[4])),
+            Some((400_120.0, 4_999_880.0))
+        );
+    }
+    // Nothing outside the output is reachable through it.
+    for path in ["..", "../../inputs", "%2e%2e/logs"] {
+        let r = s.client().get(format!("{catalog}/{path}")).send().unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    text_of(s, &format!("{job}/logs"))
+}
+
+#[test]
+fn water_bodies_runs_end_to_end_as_wasm_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    // No container backend: every step runs in the sandbox.
+    let s = Server::start_developer(&dir, &[]);
+    deploy_steps(&s);
+    created(
+        deploy(&s, WATER_BODIES, "application/cwl+yaml", "?w=water-bodies"),
+        "water-bodies",
+    );
+    let d = describe(&s, "water-bodies");
+    assert_eq!(d["inputs"]["green"]["maxOccurs"], "unbounded", "{d}");
+    assert_eq!(d["title"], "Water bodies detection");
+
+    let log = water_bodies_on_two_scenes(&s, "water-bodies");
+    for (step, n) in [
+        ("crop", 4),
+        ("normalized_difference", 2),
+        ("otsu", 2),
+        ("stac", 1),
+    ] {
+        let started = format!("step '{step}' started (wasm)");
+        assert_eq!(log.matches(&started).count(), n, "{step}: {log}");
+    }
+    assert!(!log.contains("(docker)"), "{log}");
+}
+
+#[test]
+fn water_bodies_runs_with_a_container_step_among_wasm_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = docker_server(&dir);
+    deploy_steps(&s);
+    let mixed = WATER_BODIES.replace(stac_tool(), STAC_IN_A_CONTAINER);
+    created(
+        deploy(
+            &s,
+            &mixed,
+            "application/cwl+yaml",
+            "?w=water-bodies&id=water-bodies-mixed",
+        ),
+        "water-bodies-mixed",
+    );
+    let log = water_bodies_on_two_scenes(&s, "water-bodies-mixed");
+    assert_eq!(
+        log.matches("step 'otsu' started (wasm)").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("step 'stac' started (docker)").count(),
+        1,
+        "{log}"
+    );
+}
+
+/// CPU time (user + system) the process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// CPU ticks `pid` uses over `window`.
+fn cpu_over(pid: u32, window: Duration) -> u64 {
+    let before = cpu_ticks(pid);
+    std::thread::sleep(window);
+    cpu_ticks(pid) - before
+}
+
+#[test]
+fn dismissing_a_mixed_job_stops_its_wasm_and_container_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = docker_server(&dir);
+    let r = s
+        .client()
+        .post(s.url("/processes"))
+        .header("Content-Type", "application/wasm")
+        .body(std::fs::read(common::guests().join("hostile.wasm")).unwrap())
+        .send()
+        .unwrap();
+    created(r, "hostile");
+    // Two independent steps, which run at once: a guest spinning in the
+    // sandbox and a container sleeping. Tool ids of their own, to find the
+    // containers among other tests'.
+    let nap = format!("nap-{}", std::process::id());
+    let both = format!(
+        r#"
+cwlVersion: v1.2
+$namespaces: {{wades: "https://wades.dev/cwl#"}}
+$graph:
+- class: Workflow
+  id: both
+  inputs: []
+  outputs: []
+  steps:
+    spin: {{run: "#spin", in: [], out: []}}
+    nap: {{run: "#{nap}", in: [], out: []}}
+- class: CommandLineTool
+  id: spin
+  requirements:
+    wades:WasmRequirement: {{process: hostile}}
+  inputs: {{attack: {{type: string, default: loop}}}}
+  outputs: []
+- class: CommandLineTool
+  id: {nap}
+  requirements:
+    DockerRequirement: {{dockerImageId: "{IMAGE}"}}
+  baseCommand: [sleep, "300"]
+  inputs: []
+  outputs: []
+"#
+    );
+    created(deploy(&s, &both, "application/cwl+yaml", "?w=both"), "both");
+    let job = submit(&s, "both", json!({}));
+    let start = Instant::now();
+    while containers(&nap).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the container never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = text_of(&s, &format!("{job}/logs"));
+    assert!(log.contains("step 'spin' started (wasm)"), "{log}");
+    // The spinning guest keeps the server busy (most of a core).
+    let busy = cpu_over(s.pid(), Duration::from_secs(2));
+    assert!(
+        busy >= 60,
+        "the guest does not seem to run: {busy} ticks in 2 s"
+    );
+
+    let r = s.client().delete(&job).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let start = Instant::now();
+    while !containers(&nap).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the container outlived its dismissed job"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status: Value = s.client().get(&job).send().unwrap().json().unwrap();
+    assert_eq!(status["status"], "dismissed", "{status}");
+    // And the guest stopped: the server is idle again.
+    let idle = cpu_over(s.pid(), Duration::from_secs(2));
+    assert!(
+        idle < busy / 4,
+        "the guest still runs: {idle} ticks in 2 s, {busy} before"
+    );
+}
+
+/// A tool whose image its document builds (`dockerFile`): on top of the
+/// test image, a file the command prints. It also names the test image as
+/// `dockerImageId`, which the build must not overwrite.
+fn built_tool() -> String {
+    format!(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nid: built\nrequirements:\n  DockerRequirement:\n    dockerImageId: '{IMAGE}'\n    dockerFile: |\n      FROM {IMAGE}\n      RUN echo built-{} > /marker\nbaseCommand: [cat, /marker]\nstdout: out.txt\ninputs: []\noutputs: {{out: stdout}}\n",
+        std::process::id()
+    )
+}
+
+fn image_id(tag: &str) -> String {
+    let out = Command::new("docker")
+        .args(["image", "inspect", "-f", "{{.Id}}", tag])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn dockerfiles_are_built_only_when_the_operator_allows_it() {
+    // Off by default: the job fails, saying why.
+    let dir = tempfile::tempdir().unwrap();
+    let s = docker_server(&dir);
+    created(
+        deploy(&s, &built_tool(), "application/cwl+yaml", ""),
+        "built",
+    );
+    let r = s
+        .client()
+        .post(s.url("/processes/built/execution"))
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["status"], 500, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("allow_image_build"),
+        "{body}"
+    );
+    drop(s);
+
+    // Allowed: the engine builds it (without network) and the step runs in it.
+    let before = image_id(IMAGE);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_developer(
+        &dir,
+        &[
+            ("WADES_CWL_DOCKER_PULL", "never"),
+            ("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD", "true"),
+        ],
+    );
+    created(
+        deploy(&s, &built_tool(), "application/cwl+yaml", ""),
+        "built",
+    );
+    let r = s
+        .client()
+        .post(s.url("/processes/built/execution"))
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().unwrap(), format!("built-{}\n", std::process::id()));
+    // Under a name of its own: the image the document named is untouched.
+    assert_eq!(image_id(IMAGE), before);
+
+    // Loading images from URLs stays refused.
+    let load = format!(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nid: loaded\nrequirements:\n  DockerRequirement:\n    dockerImageId: '{IMAGE}'\n    dockerLoad: http://127.0.0.1:1/image.tar\nbaseCommand: 'true'\ninputs: []\noutputs: []\n"
+    );
+    created(deploy(&s, &load, "application/cwl+yaml", ""), "loaded");
+    let r = s
+        .client()
+        .post(s.url("/processes/loaded/execution"))
+        .json(&json!({"inputs": {}}))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("dockerLoad"),
+        "{body}"
+    );
 }

@@ -41,6 +41,9 @@
 //! time_seconds = 60
 //! memory_bytes = 2147483648
 //!
+//! [cwl]
+//! commands = ["wc"]                             # WASI commands of builtin_dir that CWL steps may run
+//!
 //! [cwl.docker]                                  # CWL steps with a DockerRequirement; absent: refused
 //! pull = "if-missing"                           # never | if-missing | always
 //! user = "65534:65534"                          # when wades runs as root; never uid 0
@@ -48,7 +51,8 @@
 //! max_memory_mib = 8192                         # ceiling of ResourceRequirement ramMin
 //! max_cores = 2                                 # ceiling of coresMin; default: CPUs
 //! output_dir = "/var/spool/cwl"                 # unless dockerOutputDirectory says
-//! allow_image_build = false                     # dockerFile, dockerLoad, dockerImport
+//! allow_image_build = false                     # dockerFile (built without network); also
+//!                                               # WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD
 //! labels = { "org.example.owner" = "wades" }    # on every container
 //!
 //! [quotas]                                      # per tenant; unset = unlimited. `wades tenant quota`
@@ -180,12 +184,25 @@ impl std::str::FromStr for LogFormat {
 
 /// Settings of CWL steps. The server never runs a step as a host command;
 /// steps with a `DockerRequirement` run in containers with these settings.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CwlConfig {
+    /// The WASI commands CWL steps may run (`wades:WasmRequirement:
+    /// {command: <name>}`): `<builtin_dir>/<name>.wasm`, loaded at start.
+    /// The operator vets them, like the built-in processes.
+    pub commands: Vec<String>,
     /// The Docker backend: on when the `[cwl.docker]` section is there (or
     /// `WADES_CWL_DOCKER_PULL` is set); without it container steps fail.
     pub docker: Option<crate::cwl::docker::DockerConfig>,
+}
+
+impl Default for CwlConfig {
+    fn default() -> Self {
+        CwlConfig {
+            commands: vec!["wc".into()],
+            docker: None,
+        }
+    }
 }
 
 /// The per-identity token bucket (see `wades::http::limits`).
@@ -436,6 +453,10 @@ impl Config {
                 format!("WADES_CWL_DOCKER_PULL: '{v}' is not never, if-missing or always")
             })?;
             self.cwl.docker.get_or_insert_with(Default::default).pull = pull;
+        }
+        if let Some(v) = var("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD") {
+            self.cwl.docker.get_or_insert_with(Default::default).allow_image_build =
+                parse("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD", v)?;
         }
         Ok(())
     }

@@ -51,6 +51,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
     ));
     if let Some(dir) = &config.builtin_dir {
         registry.load_builtins(dir, &config.builtins).await?;
+        registry.load_commands(dir, &config.cwl.commands).await?;
     } else {
         tracing::warn!("no builtin_dir configured: the server starts without built-in processes");
     }

@@ -43,6 +43,10 @@ pub enum Error {
         /// Length of the buffer.
         actual: usize,
     },
+    /// A crop's area of interest does not overlap the raster, or is not
+    /// a box.
+    #[error("area of interest: {0}")]
+    Aoi(String),
 }
 
 impl Error {
@@ -60,7 +64,10 @@ impl Error {
             }
             Error::Tiff(tiff::TiffError::UsageError(_)) => false,
             Error::Tiff(_) => true,
-            Error::Unsupported(_) | Error::SizeMismatch { .. } | Error::GridMismatch => true,
+            Error::Unsupported(_)
+            | Error::SizeMismatch { .. }
+            | Error::GridMismatch
+            | Error::Aoi(_) => true,
             Error::DataLength { .. } => false,
         }
     }

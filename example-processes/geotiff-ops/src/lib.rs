@@ -1,6 +1,7 @@
 //! The raster compute of the ESA "water-bodies" application package: read a
-//! band from a GeoTIFF, take the normalized difference of two bands (NDWI from
-//! green and near infrared), and threshold it with Otsu's method into a water
+//! band from a GeoTIFF, crop it to an area of interest, take the normalized
+//! difference of two bands (NDWI from green and near infrared), and
+//! threshold it with Otsu's method into a water
 //! mask, writing GeoTIFFs that keep the input's georeferencing.
 //!
 //! The crate is plain Rust with no wasm-specific code: the wades example
@@ -23,11 +24,13 @@
 
 #![warn(missing_docs)]
 
+mod crop;
 mod error;
 mod geotiff;
 mod ops;
 pub mod synthetic;
 
+pub use crop::{crop, Aoi};
 pub use error::Error;
 pub use geotiff::{read_band, write_f32, write_u16, write_u8, GeoTags};
 pub use ops::{normalized_difference, otsu_mask, otsu_threshold, OTSU_BINS};

@@ -189,6 +189,24 @@ fn formats(ty: &CwlType, media_types: &[String]) -> Vec<Format> {
         .collect()
 }
 
+/// The media type of a file that has no format, by its extension.
+pub fn by_extension(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("txt" | "log") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("json") => "application/json",
+        Some("geojson") => "application/geo+json",
+        Some("xml") => "application/xml",
+        Some("html" | "htm") => "text/html",
+        Some("tif" | "tiff") => "image/tiff",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("zip") => "application/zip",
+        _ => OCTET_STREAM,
+    }
+}
+
 /// The media types a CWL `format` (a string or list; expressions are left
 /// out) names: IANA IRIs give theirs, a bare `type/subtype` is one.
 pub fn media_types(format: Option<&Value>, process: &Process) -> Vec<String> {

@@ -300,17 +300,29 @@ impl DockerBackend {
         })
     }
 
-    /// The image to run, pulled according to the policy; `dockerFile`,
-    /// `dockerLoad` and `dockerImport` only with `allow_image_build`.
+    /// The image to run, pulled according to the policy, or built from
+    /// `dockerFile`; that one (and `dockerLoad`, `dockerImport`) only with
+    /// `allow_image_build`.
     async fn image(&self, tool: &str, spec: &serde_json::Value) -> Result<String> {
         let field = |k: &str| spec.get(k).and_then(|v| v.as_str());
         for build in ["dockerFile", "dockerLoad", "dockerImport"] {
-            if spec.get(build).is_some() {
-                return Err(CwlError::Unsupported(if self.config.allow_image_build {
-                    format!("{build} (tool '{tool}'): building or loading images is not implemented yet")
-                } else {
-                    format!("{build} (tool '{tool}'): building or loading images is disabled (allow_image_build)")
-                }));
+            if spec.get(build).is_some() && !self.config.allow_image_build {
+                return Err(CwlError::Unsupported(format!(
+                    "{build} (tool '{tool}'): building or loading images is disabled (allow_image_build)"
+                )));
+            }
+        }
+        if let Some(dockerfile) = field("dockerFile") {
+            return super::docker_build::build(&self.docker, tool, dockerfile, &self.config.labels)
+                .await;
+        }
+        // Loading an image from a URL would be a fetch of a user-given URL
+        // straight into the engine.
+        for load in ["dockerLoad", "dockerImport"] {
+            if spec.get(load).is_some() {
+                return Err(CwlError::Unsupported(format!(
+                    "{load} (tool '{tool}'): loading images from URLs is not supported; use dockerFile"
+                )));
             }
         }
         // dockerImageId names the image locally; dockerPull is what to pull.

@@ -21,7 +21,7 @@
 //!   ([`runner::RunnerOptions::allow_host_commands`]);
 //!   [`docker::DockerBackend`] runs tools with a `DockerRequirement` in
 //!   hardened containers of the local Docker engine, with paths mapped by
-//!   [`docker_paths`]; [`wasm::WasmBackend`] runs tools with a
+//!   [`docker_paths`] and images built by [`docker_build`] when allowed; [`wasm::WasmBackend`] runs tools with a
 //!   `wades:WasmRequirement` in the wasm sandbox, as a wades process
 //!   ([`wasm_values`]) or a WASI command, from a [`wasm_catalog`].
 //!
@@ -39,6 +39,7 @@ pub mod cli;
 pub mod command;
 pub mod describe;
 pub mod docker;
+pub mod docker_build;
 pub mod docker_paths;
 pub mod docker_unit;
 pub mod document;

@@ -4,14 +4,15 @@
 //! The server never runs a plain host command (fail closed): a
 //! CommandLineTool runs only on a sandboxing backend: a container
 //! (`DockerRequirement`, as requirement or hint) on the Docker backend, or
-//! a deployed wades process (`wades:WasmRequirement` naming a process id
-//! or digest) on the wasm backend. Another sandboxing backend adds its
+//! a deployed wades process or an installed WASI command
+//! (`wades:WasmRequirement` naming a process or command by id or digest)
+//! on the wasm backend. Another sandboxing backend adds its
 //! test to [`sandboxed`] and its backend to [`server_runner`].
 
 use super::backend::StepBackend;
 use super::model::{Effective, Process, ProcessKind};
 use super::runner::{Runner, RunnerOptions};
-use super::wasm::{self, WasmTarget};
+use super::wasm::{self, ComponentRef, WasmTarget};
 use super::Result;
 use std::sync::Arc;
 
@@ -19,14 +20,15 @@ use std::sync::Arc;
 pub const SANDBOXED: &[&str] = &["DockerRequirement"];
 
 /// Whether the server has a sandbox for `tool` under `effective`: a
-/// container, or a wades process. WASI commands are not deployable yet, so
-/// a tool naming one has no sandbox here.
+/// container, a wades process, or a WASI command named by name or digest
+/// (never by a path on the server).
 fn sandboxed(tool: &Process, effective: &Effective) -> bool {
     SANDBOXED.iter().any(|c| effective.get(c).is_some())
         || matches!(
             wasm::request(tool, effective),
             Ok(Some(wasm::WasmRequest {
-                target: WasmTarget::Process(_),
+                target: WasmTarget::Process(_)
+                    | WasmTarget::Command(ComponentRef::Id(_) | ComponentRef::Digest(_)),
                 ..
             }))
         )

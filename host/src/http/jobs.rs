@@ -143,6 +143,17 @@ pub async fn result(
     results::single(&app, &job, &output)
 }
 
+/// `GET /jobs/{id}/results/{output}/{path}`: a file inside a Directory
+/// output.
+pub async fn result_inside(
+    State(app): State<AppState>,
+    who: Principal,
+    Path((id, output, path)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let job = app.jobs.get_for(&id, &who).await?;
+    results::inside(&app, &job, &output, &path)
+}
+
 /// `GET /jobs/{id}/logs`: what the guest logged, as text.
 pub async fn logs(
     State(app): State<AppState>,

@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod prefer;
 mod processes;
+mod result_dirs;
 mod results;
 
 use crate::config::Config;
@@ -79,6 +80,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/jobs/{jobId}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{jobId}/results", get(jobs::results))
         .route("/jobs/{jobId}/results/{outputId}", get(jobs::result))
+        .route(
+            "/jobs/{jobId}/results/{outputId}/{*path}",
+            get(jobs::result_inside),
+        )
         .route("/jobs/{jobId}/logs", get(jobs::logs))
         .route(
             "/admin/tenants/{tenantId}/quota",

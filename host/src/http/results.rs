@@ -20,13 +20,17 @@ pub enum Form {
 }
 
 /// One output's bytes and media type.
-struct Raw {
-    bytes: Vec<u8>,
-    media_type: String,
+pub(super) struct Raw {
+    pub(super) bytes: Vec<u8>,
+    pub(super) media_type: String,
 }
 
-fn raw(app: &AppState, job: &JobRecord, output: &StoredOutput) -> Result<Raw> {
+fn raw(app: &AppState, job: &JobRecord, id: &str, output: &StoredOutput) -> Result<Raw> {
     Ok(match output {
+        StoredOutput::File { file, .. } if app.jobs.output_path(&job.id, file).is_dir() => {
+            let url = format!("{}/jobs/{}/results/{id}", app.base, job.id);
+            super::result_dirs::listing(&app.jobs.output_path(&job.id, file), &url)?
+        }
         StoredOutput::File { file, media_type } => Raw {
             bytes: std::fs::read(app.jobs.output_path(&job.id, file))?,
             media_type: media_type
@@ -66,7 +70,7 @@ pub fn render(app: &AppState, job: &JobRecord, form: Form) -> Result<Response> {
     };
     match form {
         Form::Raw if chosen.len() == 1 => {
-            let r = raw(app, job, &chosen[0].1)?;
+            let r = raw(app, job, &chosen[0].0, &chosen[0].1)?;
             Ok(([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response())
         }
         Form::Raw => multipart(app, job, &chosen),
@@ -89,7 +93,25 @@ pub fn single(app: &AppState, job: &JobRecord, id: &str) -> Result<Response> {
             job: job.id.clone(),
             output: id.into(),
         })?;
-    let r = raw(app, job, output)?;
+    let r = raw(app, job, id, output)?;
+    Ok(([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response())
+}
+
+/// A file (or folder listing) inside a Directory output, by its path in
+/// that folder.
+pub fn inside(app: &AppState, job: &JobRecord, id: &str, path: &str) -> Result<Response> {
+    let outputs = app.jobs.outputs(job)?;
+    let no_such = || Error::NotFound(format!("job '{}' has no result {id}/{path}", job.id));
+    let dir = outputs
+        .iter()
+        .find_map(|(o, out)| match out {
+            StoredOutput::File { file, .. } if o == id => Some(app.jobs.output_path(&job.id, file)),
+            _ => None,
+        })
+        .filter(|d| d.is_dir())
+        .ok_or_else(no_such)?;
+    let url = format!("{}/jobs/{}/results/{id}", app.base, job.id);
+    let r = super::result_dirs::inside(&dir, path, &url)?.ok_or_else(no_such)?;
     Ok(([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response())
 }
 
@@ -101,7 +123,7 @@ fn multipart(
     let boundary = format!("wades-{}", uuid::Uuid::new_v4().simple());
     let mut body = Vec::new();
     for (id, output) in outputs {
-        let r = raw(app, job, output)?;
+        let r = raw(app, job, id, output)?;
         body.extend_from_slice(
             format!(
                 "--{boundary}\r\nContent-Type: {}\r\nContent-ID: <{id}>\r\n\r\n",

@@ -10,7 +10,7 @@
 use super::cwl_log::LoggedSteps;
 use super::{usage, Inner, JobRequest};
 use crate::cwl::backend::StepBackend;
-use crate::cwl::describe::{media_type, OCTET_STREAM};
+use crate::cwl::describe::{by_extension, media_type};
 use crate::cwl::docker::{DockerBackend, DockerConfig};
 use crate::cwl::placement;
 use crate::cwl::types::CwlType;
@@ -339,8 +339,13 @@ fn without_null(ty: &CwlType) -> &CwlType {
     }
 }
 
+/// The media type of a Directory output: what `GET` of it answers (its
+/// listing).
+const DIRECTORY_LISTING: &str = "application/json";
+
 /// The job results of a CWL output object whose files are in `outputs`:
-/// a File by reference, anything else inline, without the server's paths.
+/// a File or Directory by reference, anything else inline, without the
+/// server's paths.
 fn stage_out(
     process: &crate::cwl::Process,
     mut out: Map<String, Json>,
@@ -353,14 +358,19 @@ fn stage_out(
         };
         let file = v
             .as_object()
-            .filter(|f| f.get("class").and_then(Json::as_str) == Some("File"))
-            .and_then(|f| Some((f, relative(f.get("path")?.as_str()?, outputs)?)));
-        if let Some((f, rel)) = file {
-            let media = f
-                .get("format")
-                .and_then(Json::as_str)
-                .and_then(media_type)
-                .unwrap_or_else(|| by_extension(&rel).to_string());
+            .and_then(|f| Some((f, f.get("class")?.as_str()?)))
+            .filter(|(_, class)| matches!(*class, "File" | "Directory"))
+            .and_then(|(f, class)| Some((f, class, relative(f.get("path")?.as_str()?, outputs)?)));
+        if let Some((f, class, rel)) = file {
+            // A Directory is served as its listing, each entry by its URL.
+            let media = match class {
+                "Directory" => DIRECTORY_LISTING.to_string(),
+                _ => f
+                    .get("format")
+                    .and_then(Json::as_str)
+                    .and_then(media_type)
+                    .unwrap_or_else(|| by_extension(&rel).to_string()),
+            };
             stored.push((
                 o.id.clone(),
                 StoredOutput::File {
@@ -403,24 +413,6 @@ fn without_paths(v: Json) -> Json {
         ),
         Json::Array(a) => Json::Array(a.into_iter().map(without_paths).collect()),
         other => other,
-    }
-}
-
-/// The media type of a file the process gave no format, by its extension.
-fn by_extension(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("txt" | "log") => "text/plain",
-        Some("csv") => "text/csv",
-        Some("json") => "application/json",
-        Some("geojson") => "application/geo+json",
-        Some("xml") => "application/xml",
-        Some("html" | "htm") => "text/html",
-        Some("tif" | "tiff") => "image/tiff",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("zip") => "application/zip",
-        _ => OCTET_STREAM,
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 ///
 /// A step sees exactly what its owner could execute over the API: a
 /// process id or digest that the owner cannot see is "not found", like any
-/// foreign object. Host paths are never accepted, and WASI commands cannot
-/// be deployed yet, so command steps are unsupported here.
+/// foreign object. WASI commands are the operator's (`[cwl] commands`),
+/// by name or digest. Host paths are never accepted.
 pub struct DeployedComponents {
     registry: Arc<Registry>,
     owner: Principal,
@@ -80,9 +80,21 @@ impl WasmCatalog for DeployedComponents {
         wanted: &'a ComponentRef,
     ) -> BoxFuture<'a, Result<Arc<CommandProgram>>> {
         Box::pin(async move {
-            Err(CwlError::Unsupported(format!(
-                "WASI command {wanted}: command steps run only in `wades cwl-runner` so far"
-            )))
+            let found = match wanted {
+                ComponentRef::Id(name) => self.registry.command(Some(name), None),
+                ComponentRef::Digest(d) => self.registry.command(None, Some(*d)),
+                ComponentRef::Path(p) => {
+                    return Err(CwlError::Unsupported(format!(
+                        "WASI command {}: a server's steps name installed commands, not files",
+                        p.display()
+                    )))
+                }
+            };
+            found.ok_or_else(|| {
+                CwlError::PermanentFail(format!(
+                    "no WASI command {wanted} is installed on this server ([cwl] commands)"
+                ))
+            })
         })
     }
 }

@@ -41,7 +41,7 @@ impl Registry {
         let host = placement::host_commands(&deployed.process);
         if !host.is_empty() {
             return Err(Error::InvalidParameter(format!(
-                "CommandLineTool {} would run as a plain command on the server, which it never does: give it a DockerRequirement to run it in a container, or a wades:WasmRequirement naming a deployed process",
+                "CommandLineTool {} would run as a plain command on the server, which it never does: give it a DockerRequirement to run it in a container, or a wades:WasmRequirement naming a deployed process or an installed WASI command",
                 host.iter()
                     .map(|t| format!("'{t}'"))
                     .collect::<Vec<_>>()

@@ -19,7 +19,7 @@ use crate::fetch::Fetcher;
 use crate::model::{Digest, Principal, ProcessDescription, Visibility};
 use crate::modules::ModuleStore;
 use crate::ogc::ExecuteParser;
-use crate::runtime::{Process, Runtime};
+use crate::runtime::{CommandProgram, Process, Runtime};
 use crate::store::JobStore;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,6 +112,8 @@ pub struct Registry {
     limits: DeployLimits,
     quotas: crate::tenancy::quota::Quotas,
     entries: RwLock<BTreeMap<String, Entry>>,
+    /// The WASI commands CWL steps may run, by name (the operator's).
+    commands: RwLock<BTreeMap<String, Arc<CommandProgram>>>,
     /// Deploy, replace and undeploy one at a time, so that collecting a
     /// module no process uses cannot race a deployment that is about to.
     changes: tokio::sync::Mutex<()>,
@@ -137,6 +139,7 @@ impl Registry {
             limits,
             quotas,
             entries: RwLock::new(BTreeMap::new()),
+            commands: RwLock::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }
     }
@@ -160,6 +163,37 @@ impl Registry {
             ));
         }
         Ok(())
+    }
+
+    /// Loads `<dir>/<name>.wasm` for every name as a WASI command that CWL
+    /// steps may run by name or digest.
+    pub async fn load_commands(&self, dir: &Path, names: &[String]) -> Result<()> {
+        for name in names {
+            let path = dir.join(format!("{name}.wasm"));
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::Internal(format!("WASI command {}: {e}", path.display())))?;
+            let program = self.runtime.load_command(bytes).await?;
+            tracing::info!(name = %name, digest = %program.digest(), "WASI command");
+            self.commands
+                .write()
+                .expect("registry lock")
+                .insert(name.clone(), program);
+        }
+        Ok(())
+    }
+
+    /// The WASI command named `name`, or whose digest is `digest`.
+    pub fn command(
+        &self,
+        name: Option<&str>,
+        digest: Option<Digest>,
+    ) -> Option<Arc<CommandProgram>> {
+        let commands = self.commands.read().expect("registry lock");
+        match (name, digest) {
+            (Some(n), _) => commands.get(n).cloned(),
+            (None, Some(d)) => commands.values().find(|c| c.digest() == d).cloned(),
+            (None, None) => None,
+        }
     }
 
     /// Loads every process deployed before this start. One whose module is
