@@ -103,6 +103,6 @@ $graph:
   id: stac
   requirements:
     wades:WasmRequirement: {process: stac}
-  inputs: {masks: File[]}
+  inputs: {masks: "File[]"}
   outputs:
     stac_catalog: {type: Directory, outputBinding: {glob: stac}}
