@@ -775,8 +775,7 @@ fn wasi_command_steps_run_in_the_server_sandbox() {
     assert!(!report.contains(s.data.to_str().unwrap()), "{report}");
 
     // Nothing else of the host: a path of the server's is not there.
-    let inputs =
-        json!({"texts": [text_value("x\n")], "extra": ["/etc/hostname"]});
+    let inputs = json!({"texts": [text_value("x\n")], "extra": ["/etc/hostname"]});
     let (job, status) = run_async(&s, "words", inputs, within);
     assert_eq!(status["status"], "failed", "{status}");
     let log = text_of(&s, &format!("{job}/logs"));
@@ -1214,4 +1213,51 @@ fn dockerfiles_are_built_only_when_the_operator_allows_it() {
         body["detail"].as_str().unwrap().contains("dockerLoad"),
         "{body}"
     );
+}
+
+#[test]
+fn containers_left_by_a_killed_server_are_removed_at_its_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = docker_server(&dir);
+    let id = format!("orphan-{}", std::process::id());
+    let sleeper = tool(&id, "[]", "[]", "sleep 300");
+    created(deploy(&s, &sleeper, "application/cwl+yaml", ""), &id);
+    let job = submit(&s, &id, json!({}));
+    let start = Instant::now();
+    while containers(&id).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the container never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = containers(&id);
+    // Killed outright: nothing of the server removes its container.
+    s.kill9();
+    drop(s);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        containers(&id),
+        left,
+        "the container should outlive SIGKILL"
+    );
+
+    let s = Server::start_with(
+        &dir.path().join("data"),
+        &[("WADES_CWL_DOCKER_PULL", "never")],
+    );
+    // Removed before the server took any job (a recovered job may start a
+    // container of its own, with another id).
+    let still: Vec<String> = containers(&id)
+        .into_iter()
+        .filter(|c| left.contains(c))
+        .collect();
+    assert!(still.is_empty(), "left behind: {still:?}");
+
+    // Tidy up whatever the recovered job runs.
+    let _ = s.client().delete(&job).send();
+    let start = Instant::now();
+    while !containers(&id).is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -56,6 +56,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         tracing::warn!("no builtin_dir configured: the server starts without built-in processes");
     }
     registry.load_deployed().await?;
+    let docker = owned_containers(&config).await;
     let jobs = Jobs::new(
         store.clone(),
         registry.clone(),
@@ -64,7 +65,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         &config.data_dir,
         config.jobs(),
         quotas.clone(),
-        config.cwl.docker.clone(),
+        docker,
         metrics.clone(),
     )?;
     jobs.start().await?;
@@ -135,4 +136,35 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// The label that marks the containers of this server's jobs: its data
+/// folder, which no other server shares.
+pub const CONTAINER_OWNER_LABEL: &str = "wades.data";
+
+/// The Docker settings of CWL steps, with every container labelled as this
+/// server's; those a crashed run left behind are removed now, before any
+/// job can start one (an engine that does not answer is left for the
+/// first job to report).
+async fn owned_containers(config: &Config) -> Option<crate::cwl::docker::DockerConfig> {
+    let mut docker = config.cwl.docker.clone()?;
+    let owner = std::path::absolute(&config.data_dir)
+        .unwrap_or_else(|_| config.data_dir.clone())
+        .display()
+        .to_string();
+    docker
+        .labels
+        .insert(CONTAINER_OWNER_LABEL.into(), owner.clone());
+    let backend = crate::cwl::docker::DockerBackend::connect(docker.clone()).await;
+    match backend {
+        Ok(b) => match b.remove_labelled(CONTAINER_OWNER_LABEL, &owner).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(containers = n, "removed containers left by an earlier run"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not remove containers left by an earlier run")
+            }
+        },
+        Err(e) => tracing::warn!(error = %e, "Docker engine: leftover containers not checked"),
+    }
+    Some(docker)
 }

@@ -20,7 +20,7 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::future::BoxFuture;
@@ -384,6 +384,29 @@ impl DockerBackend {
             chown_tree(dir, uid, gid)?;
         }
         Ok(format!("{uid}:{gid}"))
+    }
+}
+
+impl DockerBackend {
+    /// Kills and removes every container labelled `key=value`, e.g. those a
+    /// crashed run of this server left behind; returns how many there were.
+    pub async fn remove_labelled(&self, key: &str, value: &str) -> Result<usize> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| fail!("docker: listing containers: {e}"))?;
+        for c in &found {
+            if let Some(id) = &c.id {
+                remove(&self.docker, id).await;
+            }
+        }
+        Ok(found.len())
     }
 }
 
