@@ -119,7 +119,10 @@ impl Billing {
         };
         let (basis, est) = match known {
             Some(e) => (Basis::History, e),
-            None => (Basis::DryRun, self.dry_run(process_id, &request, who).await?),
+            None => (
+                Basis::DryRun,
+                self.dry_run(process_id, &request, who).await?,
+            ),
         };
         let config = &inner.config;
         let estimate = Consumption {
@@ -276,7 +279,12 @@ impl Billing {
     }
 
     /// A page of the bills `who` may see (an admin: everyone's).
-    pub async fn bills(&self, who: &Principal, limit: u32, offset: u32) -> Result<(Vec<Bill>, bool)> {
+    pub async fn bills(
+        &self,
+        who: &Principal,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Bill>, bool)> {
         let page = self.page(who, None, limit, offset);
         self.inner.store.bills(&page).await
     }
@@ -359,7 +367,13 @@ impl Inner {
         }
     }
 
-    async fn bill(&self, id: &str, job: &JobRecord, status: JobStatus, meter: &RunMeter) -> Result<()> {
+    async fn bill(
+        &self,
+        id: &str,
+        job: &JobRecord,
+        status: JobStatus,
+        meter: &RunMeter,
+    ) -> Result<()> {
         let q = self
             .store
             .quotation(id)

@@ -67,7 +67,9 @@ impl BillingConfig {
             return Err("billing.currency must not be empty".into());
         }
         if self.quote_validity_seconds == 0 || self.dry_run_fuel == 0 {
-            return Err("billing.quote_validity_seconds and billing.dry_run_fuel must be > 0".into());
+            return Err(
+                "billing.quote_validity_seconds and billing.dry_run_fuel must be > 0".into(),
+            );
         }
         Ok(())
     }
@@ -79,7 +81,8 @@ impl BillingConfig {
         Charges {
             fuel: c.fuel as f64 / 1e9 * self.per_billion_fuel,
             memory: c.memory_peak_bytes as f64 / 1e9 * seconds * self.per_gb_second,
-            storage: c.stored_bytes as f64 / 1e6 * (storage_seconds / MONTH_SECONDS)
+            storage: c.stored_bytes as f64 / 1e6
+                * (storage_seconds / MONTH_SECONDS)
                 * self.per_mb_month,
             containers: c.container_seconds * self.per_container_cpu_second,
         }

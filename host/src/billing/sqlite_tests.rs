@@ -33,8 +33,14 @@ fn quotation(id: &str, owner: &str, expires_in: i64) -> Quotation {
         quote: Quote {
             basis: Basis::DryRun,
             samples: 1,
-            estimate: Consumption { fuel: 1_000, ..Consumption::default() },
-            charges: Charges { fuel: 0.5, ..Charges::default() },
+            estimate: Consumption {
+                fuel: 1_000,
+                ..Consumption::default()
+            },
+            charges: Charges {
+                fuel: 0.5,
+                ..Charges::default()
+            },
             price: 0.5,
             max_price: 0.55,
             currency: "EUR".into(),
@@ -52,8 +58,14 @@ fn bill(id: &str, owner: &str, fuel: u64, amount: f64) -> Bill {
         owner: owner.into(),
         created: now(),
         job_status: crate::model::JobStatus::Successful,
-        consumption: Consumption { fuel, ..Consumption::default() },
-        charges: Charges { fuel: amount, ..Charges::default() },
+        consumption: Consumption {
+            fuel,
+            ..Consumption::default()
+        },
+        charges: Charges {
+            fuel: amount,
+            ..Charges::default()
+        },
         amount,
         currency: "EUR".into(),
         quoted_price: amount,
@@ -69,43 +81,83 @@ async fn a_quotation_is_claimed_once_and_never_after_it_expires() {
     assert_eq!(store.quotation("q1").await.unwrap().unwrap(), q);
 
     assert_eq!(store.claim("q1", now()).await.unwrap(), Ok(()));
-    assert_eq!(store.claim("q1", now()).await.unwrap(), Err(ClaimRefused::Executed));
+    assert_eq!(
+        store.claim("q1", now()).await.unwrap(),
+        Err(ClaimRefused::Executed)
+    );
     // A job that could not start gives the quotation back.
     store.release("q1").await.unwrap();
     assert_eq!(store.claim("q1", now()).await.unwrap(), Ok(()));
     store.attach_job("q1", "job-1").await.unwrap();
     store.release("q1").await.unwrap();
     let claimed = store.quotation("q1").await.unwrap().unwrap();
-    assert!(claimed.executed.is_some(), "a started job's quotation stays executed");
+    assert!(
+        claimed.executed.is_some(),
+        "a started job's quotation stays executed"
+    );
     assert_eq!(claimed.job_id.as_deref(), Some("job-1"));
     assert_eq!(claimed.status(now()), QuotationStatus::Executed);
 
-    store.insert_quotation(&quotation("q2", "alice", 1)).await.unwrap();
+    store
+        .insert_quotation(&quotation("q2", "alice", 1))
+        .await
+        .unwrap();
     let later = now() + TimeDelta::seconds(2);
-    assert_eq!(store.claim("q2", later).await.unwrap(), Err(ClaimRefused::Expired));
-    assert_eq!(store.claim("nope", now()).await.unwrap(), Err(ClaimRefused::Unknown));
+    assert_eq!(
+        store.claim("q2", later).await.unwrap(),
+        Err(ClaimRefused::Expired)
+    );
+    assert_eq!(
+        store.claim("nope", now()).await.unwrap(),
+        Err(ClaimRefused::Unknown)
+    );
 }
 
 #[tokio::test]
 async fn bills_page_and_add_up_per_tenant() {
     let (_dir, store) = fresh().await;
-    let bills = [("a", "alice", 10, 1.5), ("b", "alice", 20, 2.0), ("c", "bob", 5, 0.25)]
-        .map(|(id, owner, fuel, amount)| bill(id, owner, fuel, amount));
+    let bills = [
+        ("a", "alice", 10, 1.5),
+        ("b", "alice", 20, 2.0),
+        ("c", "bob", 5, 0.25),
+    ]
+    .map(|(id, owner, fuel, amount)| bill(id, owner, fuel, amount));
     for b in &bills {
         store.insert_bill(b).await.unwrap();
     }
     assert_eq!(store.bill("c").await.unwrap().as_ref(), Some(&bills[2]));
-    assert!(store.insert_bill(&bills[0]).await.is_err(), "a job is billed once");
-    let alice = Page { owner: Some("alice".into()), limit: 1, ..Page::default() };
+    assert!(
+        store.insert_bill(&bills[0]).await.is_err(),
+        "a job is billed once"
+    );
+    let alice = Page {
+        owner: Some("alice".into()),
+        limit: 1,
+        ..Page::default()
+    };
     let (first, more) = store.bills(&alice).await.unwrap();
     assert_eq!((first.len(), more), (1, true));
-    let (rest, more) = store.bills(&Page { offset: 1, ..alice.clone() }).await.unwrap();
+    let (rest, more) = store
+        .bills(&Page {
+            offset: 1,
+            ..alice.clone()
+        })
+        .await
+        .unwrap();
     assert_eq!((rest.len(), more), (1, false));
     assert_ne!(first[0].id, rest[0].id);
 
     let totals = store.totals(None).await.unwrap();
     assert_eq!(totals.len(), 2);
-    assert_eq!((totals[0].owner.as_str(), totals[0].bills, totals[0].fuel, totals[0].amount), ("alice", 2, 30, 3.5));
+    assert_eq!(
+        (
+            totals[0].owner.as_str(),
+            totals[0].bills,
+            totals[0].fuel,
+            totals[0].amount
+        ),
+        ("alice", 2, 30, 3.5)
+    );
     assert_eq!(store.totals(Some("bob")).await.unwrap()[0].amount, 0.25);
     assert!(store.totals(Some("carol")).await.unwrap().is_empty());
 }
@@ -113,8 +165,16 @@ async fn bills_page_and_add_up_per_tenant() {
 #[tokio::test]
 async fn samples_are_kept_by_component() {
     let (_dir, store) = fresh().await;
-    let (a, b) = (crate::model::Digest::of(b"a"), crate::model::Digest::of(b"b"));
-    let s = estimate::Sample { input_bytes: 3, fuel: 4, memory_peak: 5, wall_micros: 6 };
+    let (a, b) = (
+        crate::model::Digest::of(b"a"),
+        crate::model::Digest::of(b"b"),
+    );
+    let s = estimate::Sample {
+        input_bytes: 3,
+        fuel: 4,
+        memory_peak: 5,
+        wall_micros: 6,
+    };
     store.add_sample(&a, s).await.unwrap();
     store.add_sample(&a, s).await.unwrap();
     assert_eq!(store.samples(&a, 10).await.unwrap(), vec![s, s]);

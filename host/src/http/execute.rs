@@ -38,7 +38,16 @@ pub async fn execute(
         outputs: request.outputs,
         ..JobRequest::default()
     };
-    start(&app, &who, &id, &entry, request.response, job_request, &headers).await
+    start(
+        &app,
+        &who,
+        &id,
+        &entry,
+        request.response,
+        job_request,
+        &headers,
+    )
+    .await
 }
 
 /// Reads an execute request for `entry`'s process.

@@ -258,8 +258,18 @@ fn billing() -> Value {
     let quotation = param("quotationId", "path", json!({"type": "string"}), true);
     let bill = param("billId", "path", json!({"type": "string"}), true);
     let page = [
-        param("limit", "query", json!({"type": "integer", "minimum": 1}), false),
-        param("offset", "query", json!({"type": "integer", "minimum": 0}), false),
+        param(
+            "limit",
+            "query",
+            json!({"type": "integer", "minimum": 1}),
+            false,
+        ),
+        param(
+            "offset",
+            "query",
+            json!({"type": "integer", "minimum": 0}),
+            false,
+        ),
     ];
     let not_found = problem("no such process, quotation or bill (or not the caller's)");
     let execute_body = json!({"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/execute"}}}});
@@ -272,10 +282,12 @@ fn billing() -> Value {
         "429": problem("a quota or the rate limit is used up; the quotation stays executable"),
         "500": problem("the job failed, e.g. out of fuel within its budget")
     });
-    let execute = |op_id: &str, params: Value| json!({
-        "summary": "Execute a quotation, under its fuel budget; an execute request in the body may replace its inputs, outputs and response form",
-        "operationId": op_id, "parameters": params, "requestBody": execute_body.clone(), "responses": executed.clone()
-    });
+    let execute = |op_id: &str, params: Value| {
+        json!({
+            "summary": "Execute a quotation, under its fuel budget; an execute request in the body may replace its inputs, outputs and response form",
+            "operationId": op_id, "parameters": params, "requestBody": execute_body.clone(), "responses": executed.clone()
+        })
+    };
     let prefer = param("Prefer", "header", json!({"type": "string"}), false);
     json!({
         "/processes/{id}/quotations": {

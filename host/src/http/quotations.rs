@@ -89,8 +89,11 @@ pub async fn request(
     };
     let q = app.billing.quote(&process, request, &who, dry_run).await?;
     let location = format!("{}/quotations/{}", app.base, q.id);
-    let mut response =
-        (StatusCode::CREATED, Json(quotation(&q, Utc::now(), &app.base))).into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        Json(quotation(&q, Utc::now(), &app.base)),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
     }
@@ -176,14 +179,26 @@ async fn execute(
         }
         response_form = given.response;
     }
-    let result = start(app, who, &q.process_id, &entry, response_form, request, headers).await;
+    let result = start(
+        app,
+        who,
+        &q.process_id,
+        &entry,
+        response_form,
+        request,
+        headers,
+    )
+    .await;
     match &result {
         // Refused before a job existed: the quotation stays executable.
         Err(Error::QuotaExceeded { .. } | Error::RateLimited { .. } | Error::StorageFull(_)) => {
             app.billing.not_started(id).await
         }
         Ok(r) => {
-            let job = r.headers().get(header::LOCATION).and_then(|l| l.to_str().ok());
+            let job = r
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok());
             if let Some(job) = job.and_then(|l| l.rsplit('/').next()) {
                 app.billing.started(id, job).await?;
             }

@@ -66,9 +66,7 @@ async fn run(
         )));
     };
     let input_bytes = super::input_bytes(&inputs);
-    let root = inner
-        .dir
-        .join(format!(".dry-run-{}", uuid::Uuid::new_v4()));
+    let root = inner.dir.join(format!(".dry-run-{}", uuid::Uuid::new_v4()));
     let dirs = JobDirs {
         inputs: root.join("inputs"),
         outputs: root.join("outputs"),

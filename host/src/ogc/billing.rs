@@ -43,18 +43,38 @@ pub fn quotation(q: &Quotation, now: DateTime<Utc>, base: &str) -> Value {
     let quote = &q.quote;
     let cur = &quote.currency;
     let mut links = vec![
-        link(format!("{b}/quotations/{}", q.id), "self", "application/json", "this quotation"),
+        link(
+            format!("{b}/quotations/{}", q.id),
+            "self",
+            "application/json",
+            "this quotation",
+        ),
         link(
             format!("{b}/processes/{}/quotations/{}", q.process_id, q.id),
             REL_EXECUTE_QUOTATION,
             "application/json",
             "execute this quotation (POST)",
         ),
-        link(format!("{b}/processes/{}", q.process_id), "up", "application/json", "the process"),
+        link(
+            format!("{b}/processes/{}", q.process_id),
+            "up",
+            "application/json",
+            "the process",
+        ),
     ];
     if let Some(job) = &q.job_id {
-        links.push(link(format!("{b}/jobs/{job}"), "monitor", "application/json", "the job"));
-        links.push(link(format!("{b}/bills/{}", q.id), REL_BILL, "application/json", "the bill"));
+        links.push(link(
+            format!("{b}/jobs/{job}"),
+            "monitor",
+            "application/json",
+            "the job",
+        ));
+        links.push(link(
+            format!("{b}/bills/{}", q.id),
+            REL_BILL,
+            "application/json",
+            "the bill",
+        ));
     }
     let mut doc = json!({
         "id": q.id,
@@ -84,7 +104,12 @@ pub fn quotation(q: &Quotation, now: DateTime<Utc>, base: &str) -> Value {
 }
 
 /// A list of quotations; `links` are the caller's paging links.
-pub fn quotation_list(list: &[Quotation], now: DateTime<Utc>, base: &str, links: Vec<Value>) -> Value {
+pub fn quotation_list(
+    list: &[Quotation],
+    now: DateTime<Utc>,
+    base: &str,
+    links: Vec<Value>,
+) -> Value {
     json!({
         "quotations": list.iter().map(|q| quotation(q, now, base)).collect::<Vec<_>>(),
         "links": links,
@@ -117,7 +142,13 @@ pub fn bill(bill: &Bill, base: &str) -> Value {
 }
 
 /// A list of bills with what they add up to per tenant, in `currency`.
-pub fn bill_list(bills: &[Bill], totals: &[Total], currency: &str, base: &str, links: Vec<Value>) -> Value {
+pub fn bill_list(
+    bills: &[Bill],
+    totals: &[Total],
+    currency: &str,
+    base: &str,
+    links: Vec<Value>,
+) -> Value {
     json!({
         "bills": bills.iter().map(|x| bill(x, base)).collect::<Vec<_>>(),
         "totals": totals.iter().map(|t| json!({
