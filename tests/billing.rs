@@ -144,7 +144,12 @@ fn a_quotation_executes_into_a_bill_that_agrees_with_it() {
         "fuel is deterministic: billed as quoted"
     );
     assert!(bill["consumption"]["memoryPeakBytes"].as_u64().unwrap() > 0);
-    assert!(bill["consumption"]["storedBytes"].as_u64().unwrap() > 0);
+    let stored = bill["consumption"]["storedBytes"].as_u64().unwrap();
+    assert!(stored > 0);
+    assert_eq!(
+        stored, q["estimate"]["storedBytes"],
+        "the dry run stored what the job did"
+    );
     let billed = amount(&bill, "price");
     assert!(billed > 0.0 && billed <= amount(&q, "maxPrice"), "{bill}");
     let charges = &bill["charges"];

@@ -42,7 +42,8 @@ CREATE TABLE billing_samples (
     input_bytes  INTEGER NOT NULL CHECK (input_bytes >= 0),
     fuel         INTEGER NOT NULL CHECK (fuel >= 0),
     memory_peak  INTEGER NOT NULL CHECK (memory_peak >= 0),
-    wall_micros  INTEGER NOT NULL CHECK (wall_micros >= 0)
+    wall_micros  INTEGER NOT NULL CHECK (wall_micros >= 0),
+    stored_bytes INTEGER NOT NULL CHECK (stored_bytes >= 0)
 ) STRICT;
 
 CREATE INDEX billing_samples_digest ON billing_samples (digest, created DESC);

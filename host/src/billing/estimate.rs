@@ -19,6 +19,8 @@ pub struct Sample {
     pub memory_peak: u64,
     /// Its wall-clock time, in microseconds.
     pub wall_micros: u64,
+    /// Bytes of results it stored.
+    pub stored_bytes: u64,
 }
 
 /// What a run of some input size is expected to use.
@@ -30,6 +32,8 @@ pub struct Estimate {
     pub memory_peak: u64,
     /// Wall-clock time, in microseconds.
     pub wall_micros: u64,
+    /// Bytes of results.
+    pub stored_bytes: u64,
     /// How many past runs it rests on.
     pub samples: usize,
 }
@@ -40,22 +44,12 @@ pub struct Estimate {
 pub fn from_history(history: &[Sample], input_bytes: u64) -> Option<Estimate> {
     let first = history.first()?;
     let x = input_bytes as f64;
-    let fuel = if history.iter().all(|s| s.input_bytes == first.input_bytes) {
-        if input_bytes != first.input_bytes {
-            return None;
-        }
-        history.iter().map(|s| s.fuel).max()?
-    } else {
-        let (slope, intercept) = fit(history);
-        // The worst underestimate of a past run raises the whole line.
-        let under = history
-            .iter()
-            .map(|s| s.fuel as f64 - (intercept + slope * s.input_bytes as f64))
-            .fold(0.0, f64::max);
-        let value = intercept + slope * x + under;
-        // Less a hair of rounding noise, so an exact fit stays exact.
-        (value - value.abs() * 1e-12 - 1e-9).max(0.0).ceil() as u64
-    };
+    let one_size = history.iter().all(|s| s.input_bytes == first.input_bytes);
+    if one_size && input_bytes != first.input_bytes {
+        return None;
+    }
+    let fuel = line(history, input_bytes, |s| s.fuel);
+    let stored_bytes = line(history, input_bytes, |s| s.stored_bytes);
     // Memory does not shrink with smaller inputs below what was seen at
     // the smallest, so take the largest seen, scaled up for larger inputs.
     let largest = history.iter().map(|s| s.input_bytes).max().unwrap_or(0);
@@ -77,20 +71,38 @@ pub fn from_history(history: &[Sample], input_bytes: u64) -> Option<Estimate> {
         fuel,
         memory_peak,
         wall_micros,
+        stored_bytes,
         samples: history.len(),
     })
 }
 
-/// Least squares line of fuel on input bytes: (slope, intercept); the
+/// `y` (fuel, stored bytes) of a run on `input_bytes`: the most seen when
+/// every run had that size, else the least squares line through the runs
+/// raised by its worst underestimate of any of them.
+fn line(history: &[Sample], input_bytes: u64, y: impl Fn(&Sample) -> u64) -> u64 {
+    if history.iter().all(|s| s.input_bytes == input_bytes) {
+        return history.iter().map(&y).max().unwrap_or(0);
+    }
+    let (slope, intercept) = fit(history, &y);
+    let under = history
+        .iter()
+        .map(|s| y(s) as f64 - (intercept + slope * s.input_bytes as f64))
+        .fold(0.0, f64::max);
+    let value = intercept + slope * input_bytes as f64 + under;
+    // Less a hair of rounding noise, so an exact fit stays exact.
+    (value - value.abs() * 1e-12 - 1e-9).max(0.0).ceil() as u64
+}
+
+/// Least squares line of `y` on input bytes: (slope, intercept); the
 /// slope is never negative (more input never costs less).
-fn fit(history: &[Sample]) -> (f64, f64) {
+fn fit(history: &[Sample], y: impl Fn(&Sample) -> u64) -> (f64, f64) {
     let n = history.len() as f64;
     let mean_x = history.iter().map(|s| s.input_bytes as f64).sum::<f64>() / n;
-    let mean_y = history.iter().map(|s| s.fuel as f64).sum::<f64>() / n;
+    let mean_y = history.iter().map(|s| y(s) as f64).sum::<f64>() / n;
     let (mut sxy, mut sxx) = (0.0, 0.0);
     for s in history {
         let dx = s.input_bytes as f64 - mean_x;
-        sxy += dx * (s.fuel as f64 - mean_y);
+        sxy += dx * (y(s) as f64 - mean_y);
         sxx += dx * dx;
     }
     let slope = if sxx > 0.0 { (sxy / sxx).max(0.0) } else { 0.0 };
@@ -107,6 +119,7 @@ mod tests {
             fuel,
             memory_peak: 1 << 20,
             wall_micros: fuel / 100,
+            stored_bytes: input_bytes + 10,
         }
     }
 
@@ -118,6 +131,7 @@ mod tests {
         assert_eq!(e.samples, 3);
         assert_eq!(e.wall_micros, 5_100);
         assert_eq!(e.memory_peak, 10 << 20, "memory grows with larger inputs");
+        assert_eq!(e.stored_bytes, 100_010);
     }
 
     #[test]

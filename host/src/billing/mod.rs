@@ -130,7 +130,7 @@ impl Billing {
             memory_peak_bytes: est.memory_peak,
             wall_micros: est.wall_micros,
             container_seconds: 0.0,
-            stored_bytes: 0,
+            stored_bytes: est.stored_bytes,
         };
         let charges = config.charges(&estimate, inner.storage_seconds);
         let now = now_micros();
@@ -191,6 +191,7 @@ impl Billing {
             fuel: run.fuel,
             memory_peak: run.memory_peak,
             wall_micros: micros(run.wall),
+            stored_bytes: run.result_bytes,
         };
         let digest = inner.registry.get(process_id)?.process.digest();
         inner.store.add_sample(&digest, sample).await?;
@@ -198,6 +199,7 @@ impl Billing {
             fuel: run.fuel,
             memory_peak: run.memory_peak,
             wall_micros: sample.wall_micros,
+            stored_bytes: run.result_bytes,
             samples: 1,
         })
     }
@@ -348,6 +350,7 @@ impl Inner {
             fuel: meter.usage.fuel,
             memory_peak: meter.memory_peak,
             wall_micros: micros(meter.wall),
+            stored_bytes: meter.usage.result_bytes,
         };
         // Failed runs say nothing of what a whole run costs.
         let learn = status == JobStatus::Successful && digest.is_some();

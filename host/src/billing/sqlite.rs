@@ -320,8 +320,9 @@ impl BillingStore for SqliteBillingStore {
     fn add_sample<'a>(&'a self, digest: &'a Digest, s: Sample) -> BoxFuture<'a, Result<()>> {
         async move {
             sqlx::query(
-                "INSERT INTO billing_samples (digest, created, input_bytes, fuel, memory_peak, wall_micros) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO billing_samples \
+                 (digest, created, input_bytes, fuel, memory_peak, wall_micros, stored_bytes) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(digest.hex())
             .bind(micros(Utc::now()))
@@ -329,6 +330,7 @@ impl BillingStore for SqliteBillingStore {
             .bind(count(s.fuel))
             .bind(count(s.memory_peak))
             .bind(count(s.wall_micros))
+            .bind(count(s.stored_bytes))
             .execute(&self.pool)
             .await
             .map_err(internal)?;
@@ -340,7 +342,7 @@ impl BillingStore for SqliteBillingStore {
     fn samples<'a>(&'a self, digest: &'a Digest, limit: u32) -> BoxFuture<'a, Result<Vec<Sample>>> {
         async move {
             let rows = sqlx::query(
-                "SELECT input_bytes, fuel, memory_peak, wall_micros FROM billing_samples \
+                "SELECT input_bytes, fuel, memory_peak, wall_micros, stored_bytes FROM billing_samples \
                  WHERE digest = ? ORDER BY created DESC LIMIT ?",
             )
             .bind(digest.hex())
@@ -356,6 +358,7 @@ impl BillingStore for SqliteBillingStore {
                         fuel: n("fuel").map_err(internal)?,
                         memory_peak: n("memory_peak").map_err(internal)?,
                         wall_micros: n("wall_micros").map_err(internal)?,
+                        stored_bytes: n("stored_bytes").map_err(internal)?,
                     })
                 })
                 .collect()

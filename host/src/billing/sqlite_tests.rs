@@ -174,6 +174,7 @@ async fn samples_are_kept_by_component() {
         fuel: 4,
         memory_peak: 5,
         wall_micros: 6,
+        stored_bytes: 7,
     };
     store.add_sample(&a, s).await.unwrap();
     store.add_sample(&a, s).await.unwrap();

@@ -5,6 +5,7 @@
 use super::{staging, Inner, Jobs};
 use crate::error::{Error, Result};
 use crate::model::{Limits, NamedValue};
+use crate::ogc::results::StoredOutput;
 use crate::registry::Implementation;
 use crate::runtime::{Job as RuntimeJob, JobDirs, JobMeter, RunError};
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct DryRun {
     pub wall: Duration,
     /// Bytes of the inputs, as [`super::input_bytes`] counts them.
     pub input_bytes: u64,
+    /// Bytes its results would take in storage, counted as for a job.
+    pub result_bytes: u64,
     /// Why it did not succeed, if it did not: out of fuel means the job
     /// costs more than the cap.
     pub failure: Option<RunError>,
@@ -86,20 +89,37 @@ async fn run(
         let mut job = RuntimeJob::new(inputs)
             .with_limits(quota.job_limits().lowered_by(cap))
             .with_meter(meter.clone());
-        if entry.description.stages_files() {
+        let mounted = entry.description.stages_files();
+        if mounted {
             job = job.with_dirs(dirs.clone());
         }
         let outcome = inner.runtime.execute(component, job).await;
-        let (fuel, failure) = match outcome {
-            Ok(output) => (output.fuel_consumed.unwrap_or(0), None),
-            Err(e @ RunError::OutOfFuel { fuel }) => (fuel, Some(e)),
-            Err(e) => (0, Some(e)),
+        let (fuel, failure, result_bytes) = match outcome {
+            Ok(output) => {
+                let fuel = output.fuel_consumed.unwrap_or(0);
+                // Stored as a job's would be (in the dry run's folder, then
+                // dropped), so that the count is the same.
+                let mut stored = Vec::with_capacity(output.outputs.len());
+                for (i, out) in output.outputs.into_iter().enumerate() {
+                    stored.push((out.id.clone(), super::store_output(&dirs, i, out)?));
+                }
+                let files = mounted
+                    || stored
+                        .iter()
+                        .any(|(_, o)| matches!(o, StoredOutput::File { .. }));
+                let bytes =
+                    super::usage::result_bytes(files.then_some(dirs.outputs.as_path()), &stored);
+                (fuel, None, bytes)
+            }
+            Err(e @ RunError::OutOfFuel { fuel }) => (fuel, Some(e), 0),
+            Err(e) => (0, Some(e), 0),
         };
         Ok::<_, Error>(DryRun {
             fuel,
             memory_peak: meter.memory_peak(),
             wall: meter.elapsed(),
             input_bytes,
+            result_bytes,
             failure,
         })
     }
