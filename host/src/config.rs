@@ -71,6 +71,16 @@
 //! retention = "30d"                             # final jobs, results and logs older than this are
 //!                                               # deleted ("90s", "12h", "30d"); unset = kept forever
 //!
+//! [billing]                                     # quotations and bills (Testbed-14); prices in `currency`
+//! currency = "EUR"
+//! per_billion_fuel = 0.002                      # per 10^9 fuel units
+//! per_gb_second = 0.00002                       # per GB of peak memory held for a second
+//! per_mb_month = 0.0001                         # per MB of results kept a month (for `retention`)
+//! per_container_cpu_second = 0.00005            # container steps of CWL jobs
+//! margin = 0.1                                  # a quoted job's fuel budget and most price: +10 %
+//! quote_validity_seconds = 3600                 # also WADES_QUOTE_VALIDITY_SECONDS
+//! dry_run_fuel = 10000000000                    # most fuel a quotation's dry run may burn
+//!
 //! [metrics]                                     # GET /metrics, Prometheus (OpenMetrics text)
 //! enabled = true                                # false: no /metrics route (404)
 //! public = false                                # true: anyone may scrape; false: admins only (the
@@ -136,6 +146,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// How log lines are written.
     pub log_format: LogFormat,
+    /// Prices and quotations.
+    pub billing: crate::billing::BillingConfig,
 }
 
 /// Who may read `GET /metrics`, if it is served at all.
@@ -354,6 +366,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             metrics: MetricsConfig::default(),
             log_format: LogFormat::Text,
+            billing: Default::default(),
         }
     }
 }
@@ -441,6 +454,9 @@ impl Config {
         }
         if let Some(v) = var("WADES_LOG_FORMAT") {
             self.log_format = parse("WADES_LOG_FORMAT", v)?;
+        }
+        if let Some(v) = var("WADES_QUOTE_VALIDITY_SECONDS") {
+            self.billing.quote_validity_seconds = parse("WADES_QUOTE_VALIDITY_SECONDS", v)?;
         }
         if let Some(v) = var("WADES_METRICS_PUBLIC") {
             self.metrics.public = parse("WADES_METRICS_PUBLIC", v)?;

@@ -23,6 +23,18 @@ pub enum Error {
         /// The output asked for.
         output: String,
     },
+    /// No quotation has this id, or not one the caller may see.
+    #[error("no quotation with id '{0}'")]
+    NoSuchQuotation(String),
+    /// The quotation's time ran out before it was executed.
+    #[error("{0}")]
+    QuotationExpired(String),
+    /// The quotation was executed already; each is executed once.
+    #[error("quotation '{0}' was executed already; ask for a new one")]
+    QuotationExecuted(String),
+    /// No bill has this id, or not one the caller may see.
+    #[error("no bill with id '{0}'")]
+    NoSuchBill(String),
     /// A process with this id is already deployed.
     #[error("a process with id '{0}' already exists")]
     DuplicateProcess(String),

@@ -14,12 +14,14 @@
 //! - [`ogc`]: the OGC JSON wire format; [`http`]: the axum handlers;
 //!   [`server`]: assembly from the [`config`].
 //! - [`cwl`]: a CWL v1.2 runner (documents, expressions, workflows, step backends).
+//! - [`billing`]: quotations priced from fuel metering, and bills.
 //! - [`metrics`]: what the service counts, for Prometheus.
 //! - [`client`]: a client of any OGC API – Processes server, for the CLI.
 
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod billing;
 pub mod client;
 pub mod config;
 pub mod cwl;

@@ -1,6 +1,7 @@
 //! Assembles the service from its configuration and runs it.
 
 use crate::auth::Oidc;
+use crate::billing::SqliteBillingStore;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -68,6 +69,13 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         docker,
         metrics.clone(),
     )?;
+    let billing = crate::billing::Billing::new(
+        Arc::new(SqliteBillingStore::open(&config.data_dir.join("wades.db")).await?),
+        config.billing.clone(),
+        registry.clone(),
+        jobs.clone(),
+        retention,
+    )?;
     jobs.start().await?;
     jobs.start_sweeper(retention);
     let anonymous = config.auth.anonymous_role().map_err(Error::Internal)?;
@@ -91,6 +99,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         quotas,
         rate_limit: RateLimit::new(&config.rate_limit).map(Arc::new),
         metrics,
+        billing,
     };
     Ok(Service {
         router: router(state, config),

@@ -6,7 +6,8 @@ use super::AppState;
 use crate::error::{Error, Result};
 use crate::jobs::JobRequest;
 use crate::model::{JobControl, Principal};
-use crate::ogc::execute::ResponseForm;
+use crate::ogc::execute::{ExecuteRequest, ResponseForm};
+use crate::registry::Entry;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -30,15 +31,49 @@ pub async fn execute(
     raw_body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let entry = app.registry.get_for(&id, &who)?;
-    let description = entry.description.clone();
     let bytes = body(raw_body)?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes)
+    let request = parse(&entry, &bytes)?;
+    let job_request = JobRequest {
+        inputs: request.inputs,
+        outputs: request.outputs,
+        ..JobRequest::default()
+    };
+    start(
+        &app,
+        &who,
+        &id,
+        &entry,
+        request.response,
+        job_request,
+        &headers,
+    )
+    .await
+}
+
+/// Reads an execute request for `entry`'s process.
+pub fn parse(entry: &Entry, bytes: &[u8]) -> Result<ExecuteRequest> {
+    let json: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::BadRequest(format!("the request body is not JSON: {e}")))?;
-    let request = entry
+    entry
         .parser
         .parse(&json)
-        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
-    let prefer = Prefer::from_headers(&headers);
+        .map_err(|e| Error::InvalidParameter(e.to_string()))
+}
+
+/// Starts a job of `entry` (process `id`) for `who`: async (201 + status)
+/// or sync (200 + results) by the process's options and the `Prefer`
+/// header, answering in the `response` form asked for.
+pub async fn start(
+    app: &AppState,
+    who: &Principal,
+    id: &str,
+    entry: &Entry,
+    response: Option<ResponseForm>,
+    job_request: JobRequest,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let description = &entry.description;
+    let prefer = Prefer::from_headers(headers);
     let can_sync = description
         .job_control_options
         .contains(&JobControl::SyncExecute);
@@ -47,16 +82,12 @@ pub async fn execute(
         .contains(&JobControl::AsyncExecute);
     // Part 1: with no preference a process that can do both runs sync.
     let run_async = (prefer.respond_async && can_async) || !can_sync;
-    let form = match (request.response.as_ref(), prefer.minimal) {
+    let form = match (response.as_ref(), prefer.minimal) {
         (Some(ResponseForm::Raw), _) => Form::Raw,
         (Some(ResponseForm::Document), _) => Form::Document,
         (None, Some(true)) => Form::Document,
         (None, Some(false)) => Form::Raw,
         (None, None) => Form::Default,
-    };
-    let job_request = JobRequest {
-        inputs: request.inputs,
-        outputs: request.outputs,
     };
     let mut applied = Vec::new();
     if let Some(m) = prefer.minimal {
@@ -67,7 +98,7 @@ pub async fn execute(
         });
     }
     if run_async {
-        let job = app.jobs.submit(&id, job_request, &who.tenant).await?;
+        let job = app.jobs.submit(id, job_request, &who.tenant).await?;
         if prefer.respond_async {
             applied.push("respond-async".into());
         }
@@ -87,9 +118,9 @@ pub async fn execute(
         add_applied(&mut response, &applied)?;
         return Ok(response);
     }
-    let job = app.jobs.run_sync(&id, job_request, &who.tenant).await?;
-    let mut response = results::render(&app, &job, form)?;
-    response.headers_mut().insert(
+    let job = app.jobs.run_sync(id, job_request, &who.tenant).await?;
+    let mut response = results::render(app, &job, form)?;
+    response.headers_mut().append(
         header::LINK,
         header_value(&format!("<{}/jobs/{}>; rel=\"monitor\"", app.base, job.id))?,
     );

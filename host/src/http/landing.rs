@@ -18,7 +18,9 @@ pub async fn landing(State(app): State<AppState>) -> Json<Value> {
             {"href": format!("{b}/conformance"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/conformance", "type": "application/json", "title": "conformance classes"},
             {"href": format!("{b}/conformance"), "rel": "conformance", "type": "application/json", "title": "conformance classes"},
             {"href": format!("{b}/processes"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes", "type": "application/json", "title": "processes"},
-            {"href": format!("{b}/jobs"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list", "type": "application/json", "title": "jobs"}
+            {"href": format!("{b}/jobs"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list", "type": "application/json", "title": "jobs"},
+            {"href": format!("{b}/quotations"), "rel": "https://wades.dev/rel/quotations", "type": "application/json", "title": "quotations (Testbed-14)"},
+            {"href": format!("{b}/bills"), "rel": "https://wades.dev/rel/bills", "type": "application/json", "title": "bills (Testbed-14)"}
         ]
     }))
 }

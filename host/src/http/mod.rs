@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod bills;
 mod deploy;
 mod error;
 mod execute;
@@ -14,6 +15,7 @@ mod metrics;
 mod openapi;
 mod prefer;
 mod processes;
+mod quotations;
 mod result_dirs;
 mod results;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub rate_limit: Option<Arc<limits::RateLimit>>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::Metrics,
+    /// Quotations and bills.
+    pub billing: crate::billing::Billing,
 }
 
 /// A deployment route, whose body may hold a whole component: as raw bytes,
@@ -76,6 +80,21 @@ pub fn router(state: AppState, config: &Config) -> Router {
             get(deploy::visibility).put(deploy::set_visibility),
         )
         .route("/processes/{processId}/execution", post(execute::execute))
+        .route(
+            "/processes/{processId}/quotations",
+            get(quotations::list_for_process).post(quotations::request),
+        )
+        .route(
+            "/processes/{processId}/quotations/{quotationId}",
+            get(quotations::get_for_process).post(quotations::execute_for_process),
+        )
+        .route("/quotations", get(quotations::list))
+        .route(
+            "/quotations/{quotationId}",
+            get(quotations::get).post(quotations::execute_quotation),
+        )
+        .route("/bills", get(bills::list))
+        .route("/bills/{billId}", get(bills::get))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{jobId}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{jobId}/results", get(jobs::results))

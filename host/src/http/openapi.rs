@@ -52,6 +52,9 @@ fn problem(description: &str) -> Value {
 /// The definition, with `base` as the server URL.
 pub fn document(base: &str) -> Value {
     let mut doc = operations(base);
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), billing()) {
+        paths.extend(more);
+    }
     // Any request may also be refused for its credentials (401), its rate
     // (429), its size or time (413, 431, 503), or fail (500): always as an
     // OGC exception.
@@ -246,6 +249,79 @@ fn operations(base: &str) -> Value {
                 "response": {"type": "string", "enum": ["raw", "document"]},
                 "subscriber": {"type": "object"}}}
         }}
+    })
+}
+
+/// The quotation and billing paths (Testbed-14).
+fn billing() -> Value {
+    let id = param("id", "path", json!({"type": "string"}), true);
+    let quotation = param("quotationId", "path", json!({"type": "string"}), true);
+    let bill = param("billId", "path", json!({"type": "string"}), true);
+    let page = [
+        param(
+            "limit",
+            "query",
+            json!({"type": "integer", "minimum": 1}),
+            false,
+        ),
+        param(
+            "offset",
+            "query",
+            json!({"type": "integer", "minimum": 0}),
+            false,
+        ),
+    ];
+    let not_found = problem("no such process, quotation or bill (or not the caller's)");
+    let execute_body = json!({"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/execute"}}}});
+    let executed = json!({
+        "200": {"description": "results (sync)", "content": {"application/json": {}, "multipart/related": {}, "*/*": {}}},
+        "201": ok("job status (async); Location names the job", "application/json"),
+        "400": problem("invalid input"), "404": not_found.clone(),
+        "409": problem("the quotation was executed already (quotation-executed)"),
+        "410": problem("the quotation expired (quotation-expired)"),
+        "429": problem("a quota or the rate limit is used up; the quotation stays executable"),
+        "500": problem("the job failed, e.g. out of fuel within its budget")
+    });
+    let execute = |op_id: &str, params: Value| {
+        json!({
+            "summary": "Execute a quotation, under its fuel budget; an execute request in the body may replace its inputs, outputs and response form",
+            "operationId": op_id, "parameters": params, "requestBody": execute_body.clone(), "responses": executed.clone()
+        })
+    };
+    let prefer = param("Prefer", "header", json!({"type": "string"}), false);
+    json!({
+        "/processes/{id}/quotations": {
+            "get": op("The caller's quotations of a process", "getProcessQuotations",
+                json!([id.clone(), page[0].clone(), page[1].clone()]),
+                json!({"200": ok("{quotations, links}", "application/json"), "400": problem("invalid limit or offset"), "404": not_found.clone()})),
+            "post": {
+                "summary": "Ask for a quotation: the price of an execute request, from the process's history or a capped dry run",
+                "operationId": "requestQuotation",
+                "parameters": [id.clone(), param("dryRun", "query", json!({"type": "boolean"}), false)],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/execute"}}}},
+                "responses": {"201": ok("the quotation; Location names it", "application/json"),
+                    "400": problem("invalid input, or inputs that cannot be quoted (the dry run failed or ran out of fuel)"),
+                    "404": not_found.clone()}
+            }
+        },
+        "/processes/{id}/quotations/{quotationId}": {
+            "get": op("A quotation of a process", "getProcessQuotation", json!([id.clone(), quotation.clone()]),
+                json!({"200": ok("the quotation", "application/json"), "404": not_found.clone()})),
+            "post": execute("executeProcessQuotation", json!([id, quotation.clone(), prefer.clone()]))
+        },
+        "/quotations": {"get": op("The caller's quotations (an admin's: everyone's)", "getQuotations",
+            json!([page[0].clone(), page[1].clone()]),
+            json!({"200": ok("{quotations, links}", "application/json"), "400": problem("invalid limit or offset")}))},
+        "/quotations/{quotationId}": {
+            "get": op("A quotation", "getQuotation", json!([quotation.clone()]),
+                json!({"200": ok("the quotation", "application/json"), "404": not_found.clone()})),
+            "post": execute("executeQuotation", json!([quotation, prefer]))
+        },
+        "/bills": {"get": op("The caller's bills (an admin's: everyone's) and their totals per tenant", "getBills",
+            json!([page[0].clone(), page[1].clone()]),
+            json!({"200": ok("{bills, totals, links}", "application/json"), "400": problem("invalid limit or offset")}))},
+        "/bills/{billId}": {"get": op("A bill: what a quoted job used, and its price", "getBill", json!([bill]),
+            json!({"200": ok("the bill", "application/json"), "404": not_found}))}
     })
 }
 

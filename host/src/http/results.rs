@@ -58,8 +58,26 @@ fn selected<'a>(
         .collect()
 }
 
-/// The results of a successful job in the form asked for.
+/// The results of a successful job in the form asked for, linking to its
+/// bill if it executed a quotation.
 pub fn render(app: &AppState, job: &JobRecord, form: Form) -> Result<Response> {
+    let mut response = render_outputs(app, job, form)?;
+    link_bill(app, job, &mut response);
+    Ok(response)
+}
+
+/// Adds a `Link` to the bill of a quoted job.
+fn link_bill(app: &AppState, job: &JobRecord, response: &mut Response) {
+    let Some(q) = job.request.get("quotation").and_then(|q| q.as_str()) else {
+        return;
+    };
+    let rel = crate::ogc::billing::REL_BILL;
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}/bills/{q}>; rel=\"{rel}\"", app.base)) {
+        response.headers_mut().append(header::LINK, v);
+    }
+}
+
+fn render_outputs(app: &AppState, job: &JobRecord, form: Form) -> Result<Response> {
     let outputs = app.jobs.outputs(job)?;
     let request = app.jobs.request(job);
     let chosen = selected(&outputs, &request.outputs);
@@ -94,7 +112,9 @@ pub fn single(app: &AppState, job: &JobRecord, id: &str) -> Result<Response> {
             output: id.into(),
         })?;
     let r = raw(app, job, id, output)?;
-    Ok(([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response())
+    let mut response = ([(header::CONTENT_TYPE, r.media_type)], r.bytes).into_response();
+    link_bill(app, job, &mut response);
+    Ok(response)
 }
 
 /// A file (or folder listing) inside a Directory output, by its path in

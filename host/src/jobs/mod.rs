@@ -20,16 +20,23 @@
 
 mod cwl;
 mod cwl_log;
+mod dry_run;
 mod events;
+mod observe;
 mod retention;
 mod staging;
 mod threads;
 mod usage;
 
+pub use dry_run::DryRun;
+pub use observe::{JobObserver, RunMeter};
+
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::metrics::{JobEnd, Metrics};
-use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, NamedValue, Principal, Usage};
+use crate::model::{
+    JobFilter, JobRecord, JobStatus, Limits, LogLine, NamedValue, Principal, Usage,
+};
 use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
 use crate::registry::{Implementation, Registry};
@@ -40,7 +47,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{oneshot, Mutex as AsyncMutex, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -53,6 +60,13 @@ pub struct JobRequest {
     pub inputs: Vec<NamedValue>,
     /// Outputs the client wants, and how; empty means all, by value.
     pub outputs: Vec<OutputRequest>,
+    /// Limits below the owner's that the job runs under: a quotation's
+    /// budget, so that it cannot cost more than quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// The quotation this job executes; its bill is written against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotation: Option<String>,
 }
 
 /// The job service. Cheap to clone.
@@ -83,6 +97,8 @@ struct Inner {
     /// Where the steps of CWL jobs run.
     cwl: cwl::CwlBackends,
     metrics: Metrics,
+    /// Told how each job ended (billing), once set.
+    observer: OnceLock<Arc<dyn JobObserver>>,
 }
 
 /// How many jobs run at once, and where.
@@ -138,8 +154,17 @@ impl Jobs {
                 owners: usage::RunningOwners::default(),
                 cwl: cwl::CwlBackends::new(docker),
                 metrics,
+                observer: OnceLock::new(),
             }),
         })
+    }
+
+    /// Has `observer` told how every job ends from now on; only the first
+    /// observer set is kept.
+    pub fn observe(&self, observer: Arc<dyn JobObserver>) {
+        if self.inner.observer.set(observer).is_err() {
+            tracing::warn!("a job observer is set already; the new one is ignored");
+        }
     }
 
     /// Puts jobs a crash left running back in the queue (or fails them after
@@ -492,14 +517,18 @@ async fn run(
         .get(&job.id)
         .cloned()
         .unwrap_or_default();
-    let mut used = Usage::default();
+    let mut meter = RunMeter::default();
     let outcome = if token.is_cancelled() {
         // Dismissed between its claim and now: never start.
         Err(RunError::Cancelled)
     } else {
-        execute(&inner, &job, token.clone(), &mut used).await
+        execute(&inner, &job, token.clone(), &mut meter).await
     };
-    let end = End::of(outcome, used);
+    let end = End::of(outcome, meter.usage);
+    if let Some(observer) = inner.observer.get() {
+        meter.usage = end.usage;
+        observer.ended(&job, end.status, &meter).await;
+    }
     let ended = match end.status {
         _ if token.is_cancelled() => JobEnd::Dismissed,
         JobStatus::Successful => JobEnd::Successful,
@@ -674,18 +703,21 @@ impl End {
     }
 }
 
-/// Runs `job`'s guest and stores its outputs; `used` learns what the run
+/// Runs `job`'s guest and stores its outputs; `meter` learns what the run
 /// used, whether it succeeded or not.
 async fn execute(
     inner: &Inner,
     job: &JobRecord,
     cancel: CancellationToken,
-    used: &mut Usage,
+    meter: &mut RunMeter,
 ) -> Result<Vec<(String, StoredOutput)>, RunError> {
     // Read in place: cloning the stored request first would copy every
     // input once more per job.
     let request = JobRequest::deserialize(&job.request)
         .map_err(|e| RunError::Host(format!("stored request: {e}")))?;
+    meter.input_bytes = input_bytes(&request.inputs);
+    let budget = request.limits.unwrap_or_default();
+    let used = &mut meter.usage;
     let entry = inner
         .registry
         .get(&job.process_id)
@@ -727,14 +759,19 @@ async fn execute(
         .await
         .map_err(|e| RunError::Host(e.to_string()))?;
     let (sink, drain) = events::sink(inner.store.clone(), job.id.clone());
+    let measured = Arc::new(crate::runtime::JobMeter::default());
     let mut run = RuntimeJob::new(inputs)
         .with_cancel(cancel)
         .with_events(sink)
-        .with_limits(quota.job_limits());
+        .with_limits(quota.job_limits().lowered_by(budget))
+        .with_meter(measured.clone());
     if mounted {
         run = run.with_dirs(dirs.clone());
     }
     let result = inner.runtime.execute(component, run).await;
+    meter.memory_peak = measured.memory_peak();
+    meter.wall = measured.elapsed();
+    let used = &mut meter.usage;
     let _ = drain.await;
     if mounted {
         remove_dir(&dirs.inputs);
@@ -768,6 +805,12 @@ async fn execute(
     }
     used.result_bytes = bytes;
     Ok(stored)
+}
+
+/// Bytes of `inputs` as given (see [`RunMeter::input_bytes`]): what
+/// quotations regress fuel on.
+pub fn input_bytes(inputs: &[NamedValue]) -> u64 {
+    inputs.iter().map(|i| i.value.inline_size() as u64).sum()
 }
 
 /// Files stay where the guest wrote them; inline bytes go to a file too, so

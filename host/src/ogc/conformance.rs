@@ -22,7 +22,16 @@ pub const CONFORMANCE_CLASSES: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/cwl",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/docker",
+    // Testbed-14 quotation and billing has no OGC conformance class; these
+    // name ours, so that clients can tell the endpoints are there.
+    QUOTATION,
+    BILLING,
 ];
+
+/// Ours: `/processes/{id}/quotations`, `/quotations` (Testbed-14 ADES).
+pub const QUOTATION: &str = "https://wades.dev/spec/ogcapi-processes-billing/1.0/conf/quotation";
+/// Ours: `/bills` (Testbed-14 ADES).
+pub const BILLING: &str = "https://wades.dev/spec/ogcapi-processes-billing/1.0/conf/billing";
 
 /// The `confClasses` document listing [`CONFORMANCE_CLASSES`].
 pub fn conformance() -> Value {

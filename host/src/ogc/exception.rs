@@ -48,6 +48,10 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
         Error::NoSuchJob(_) => (404, NO_SUCH_JOB.into(), "No such job"),
         Error::ResultNotReady(_) => (404, RESULT_NOT_READY.into(), "Result not ready"),
         Error::NoSuchOutput { .. } => (404, ours("no-such-output"), "No such output"),
+        Error::NoSuchQuotation(_) => (404, ours("no-such-quotation"), "No such quotation"),
+        Error::QuotationExpired(_) => (410, ours("quotation-expired"), "Quotation expired"),
+        Error::QuotationExecuted(_) => (409, ours("quotation-executed"), "Quotation executed"),
+        Error::NoSuchBill(_) => (404, ours("no-such-bill"), "No such bill"),
         Error::DuplicateProcess(_) => (409, DUPLICATED_PROCESS.into(), "Duplicated process"),
         Error::ImmutableProcess(_) => (403, IMMUTABLE_PROCESS.into(), "Immutable process"),
         Error::UnsupportedMediaType(_) => {

@@ -9,6 +9,7 @@
 //! Everything produced here is checked by the tests against the official 1.0
 //! OpenAPI schemas under `shared/ogc/openapi-1.0`.
 
+pub mod billing;
 pub mod conformance;
 pub mod description;
 pub mod exception;

@@ -73,6 +73,16 @@ pub fn status_info(job: &JobRecord, base: &str) -> Value {
             "Job results",
         ));
     }
+    // A quoted job's bill is written before the job is final.
+    let quotation = job.request.get("quotation").and_then(Value::as_str);
+    if let (true, Some(q)) = (job.status.is_final(), quotation) {
+        links.push(link(
+            format!("{base}/bills/{q}"),
+            super::billing::REL_BILL,
+            "application/json",
+            "Bill",
+        ));
+    }
     links.push(link(
         format!("{here}/logs"),
         "related",

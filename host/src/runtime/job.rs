@@ -6,6 +6,7 @@ use super::state::{JobState, MemoryLimitHit};
 use super::{LoadError, Process, RunError, Runtime};
 use crate::model::{Limits, NamedValue, ProcessDescription, Value};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,34 @@ pub struct Job {
     pub cancel: CancellationToken,
     /// Receives log lines and progress.
     pub events: Arc<dyn JobEvents>,
+    /// Learns what the run used, whether it succeeds or not.
+    pub meter: Option<Arc<JobMeter>>,
+}
+
+/// What one run used, written when it ends however it ends: a failed run
+/// returns no [`JobOutput`], yet a bill must still say what it held.
+#[derive(Debug, Default)]
+pub struct JobMeter {
+    memory_peak: AtomicU64,
+    elapsed_micros: AtomicU64,
+}
+
+impl JobMeter {
+    /// Most linear memory the instance held, in bytes.
+    pub fn memory_peak(&self) -> u64 {
+        self.memory_peak.load(Ordering::Relaxed)
+    }
+
+    /// Wall-clock time from instantiation to the end of the run.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_micros(self.elapsed_micros.load(Ordering::Relaxed))
+    }
+
+    fn record(&self, memory_peak: u64, elapsed: Duration) {
+        self.memory_peak.store(memory_peak, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.elapsed_micros.store(micros, Ordering::Relaxed);
+    }
 }
 
 impl Job {
@@ -36,7 +65,14 @@ impl Job {
             limits: Limits::default(),
             cancel: CancellationToken::new(),
             events: Arc::new(NoEvents),
+            meter: None,
         }
+    }
+
+    /// Has `meter` learn what the run used.
+    pub fn with_meter(mut self, meter: Arc<JobMeter>) -> Self {
+        self.meter = Some(meter);
+        self
     }
 
     /// Mounts `dirs`.
@@ -283,6 +319,9 @@ pub(super) async fn execute(
     )
     .await;
     let elapsed = started.elapsed();
+    if let Some(meter) = &job.meter {
+        meter.record(store.data().limiter.memory_used, elapsed);
+    }
     let values = match result {
         Ok(Ok(values)) => values,
         Ok(Err(e)) => {

@@ -44,7 +44,7 @@ pub use engine::Tier;
 pub use error::{LoadError, RunError};
 pub use events::{JobEvents, LogLevel, NoEvents};
 pub use isolated::{compile_child_main, CompileBudget};
-pub use job::{Job, JobDirs, JobOutput};
+pub use job::{Job, JobDirs, JobMeter, JobOutput};
 
 use crate::model::{Digest, ProcessDescription};
 use bindings::ProcessPre;
