@@ -2,7 +2,9 @@
 //! binary: deploying CWL documents (YAML, JSON, packed `$graph` with
 //! `?w=`), packages whose execution unit is CWL or a Part 2 `docker` unit,
 //! the process descriptions derived from them, and executing them as jobs
-//! whose steps run in containers of the local Docker engine.
+//! whose steps run in containers of the local Docker engine, as deployed
+//! wades processes or as WASI commands in the sandbox, or both: seed 000,
+//! the water-bodies workflow (`cwl/water-bodies.cwl`), runs end to end.
 //!
 //! The container image is built by the tests, `FROM scratch` with Debian's
 //! static busybox (`busybox-static`), as nothing can be pulled.
