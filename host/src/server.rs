@@ -59,12 +59,13 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         store.clone(),
         registry.clone(),
         runtime,
-        fetcher,
+        fetcher.clone(),
         &config.data_dir,
         config.jobs(),
         quotas.clone(),
         config.cwl.docker.clone(),
         metrics.clone(),
+        crate::jobs::Callbacks::new(fetcher, base),
     )?;
     jobs.start().await?;
     jobs.start_sweeper(retention);
@@ -89,6 +90,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         quotas,
         rate_limit: RateLimit::new(&config.rate_limit).map(Arc::new),
         metrics,
+        pages: Arc::new(crate::http::html::Pages::new(config.html.templates.clone())),
     };
     Ok(Service {
         router: router(state, config),

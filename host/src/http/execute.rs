@@ -9,7 +9,7 @@ use crate::model::{JobControl, Principal};
 use crate::ogc::execute::ResponseForm;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -30,15 +30,68 @@ pub async fn execute(
     raw_body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let entry = app.registry.get_for(&id, &who)?;
-    let description = entry.description.clone();
     let bytes = body(raw_body)?;
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::BadRequest(format!("the request body is not JSON: {e}")))?;
+    run(
+        &app,
+        &who,
+        &id,
+        &entry,
+        &json,
+        Prefer::from_headers(&headers),
+    )
+    .await
+}
+
+/// `GET /processes/{id}/execution?…`: KVP execute, the same request as a
+/// query string (see [`crate::ogc::kvp`]); `prefer=` stands for the header.
+pub async fn execute_kvp(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    let entry = app.registry.get_for(&id, &who)?;
+    let pairs = super::processes::pairs(query);
+    let mut kvp = crate::ogc::kvp::parse_kvp(&pairs, &entry.description)
+        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    match kvp.format.as_deref() {
+        None => {}
+        // JSON asked for by name: a results document, never raw outputs.
+        Some("json") if kvp.body.get("response").is_none() => {
+            kvp.body["response"] = "document".into()
+        }
+        Some("json") => {}
+        Some(f) => {
+            return Err(Error::InvalidParameter(format!(
+                "f must be json, not '{f}'"
+            )))
+        }
+    }
+    let header_values = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let prefer = Prefer::from_values(header_values.chain(kvp.prefer.iter().map(String::as_str)));
+    run(&app, &who, &id, &entry, &kvp.body, prefer).await
+}
+
+/// Runs an execute request, however it came.
+async fn run(
+    app: &AppState,
+    who: &Principal,
+    id: &str,
+    entry: &crate::registry::Entry,
+    json: &serde_json::Value,
+    prefer: Prefer,
+) -> Result<Response> {
+    let description = entry.description.clone();
     let request = entry
         .parser
-        .parse(&json)
+        .parse(json)
         .map_err(|e| Error::InvalidParameter(e.to_string()))?;
-    let prefer = Prefer::from_headers(&headers);
     let can_sync = description
         .job_control_options
         .contains(&JobControl::SyncExecute);
@@ -57,6 +110,7 @@ pub async fn execute(
     let job_request = JobRequest {
         inputs: request.inputs,
         outputs: request.outputs,
+        subscriber: request.subscriber,
     };
     let mut applied = Vec::new();
     if let Some(m) = prefer.minimal {
@@ -67,7 +121,7 @@ pub async fn execute(
         });
     }
     if run_async {
-        let job = app.jobs.submit(&id, job_request, &who.tenant).await?;
+        let job = app.jobs.submit(id, job_request, &who.tenant).await?;
         if prefer.respond_async {
             applied.push("respond-async".into());
         }
@@ -87,8 +141,8 @@ pub async fn execute(
         add_applied(&mut response, &applied)?;
         return Ok(response);
     }
-    let job = app.jobs.run_sync(&id, job_request, &who.tenant).await?;
-    let mut response = results::render(&app, &job, form)?;
+    let job = app.jobs.run_sync(id, job_request, &who.tenant).await?;
+    let mut response = results::render(app, &job, form)?;
     response.headers_mut().insert(
         header::LINK,
         header_value(&format!("<{}/jobs/{}>; rel=\"monitor\"", app.base, job.id))?,

@@ -7,6 +7,7 @@ mod deploy;
 mod error;
 mod execute;
 mod hardening;
+pub mod html;
 mod jobs;
 mod landing;
 pub mod limits;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub rate_limit: Option<Arc<limits::RateLimit>>,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::Metrics,
+    /// The HTML pages.
+    pub pages: Arc<html::Pages>,
 }
 
 /// A deployment route, whose body may hold a whole component: as raw bytes,
@@ -74,7 +77,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
             "/processes/{processId}/visibility",
             get(deploy::visibility).put(deploy::set_visibility),
         )
-        .route("/processes/{processId}/execution", post(execute::execute))
+        .route(
+            "/processes/{processId}/execution",
+            post(execute::execute).get(execute::execute_kvp),
+        )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{jobId}", get(jobs::status).delete(jobs::dismiss))
         .route("/jobs/{jobId}/results", get(jobs::results))
