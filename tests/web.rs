@@ -153,6 +153,8 @@ fn pages_show_what_the_documents_hold() {
     ] {
         assert!(echo.contains(control), "{input}: {control} not in the page");
     }
+    // echo runs async too: the form asks for a job.
+    assert!(echo.contains(r#"data-async="true""#));
     assert!(echo.contains(r#"data-action=""#) && echo.contains("/processes/echo/execution"));
 
     let job = run_echo(&client(), &s, "shown on the page");
