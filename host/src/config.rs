@@ -87,6 +87,12 @@
 //!                                               # counters name every process and tell its use);
 //!                                               # also WADES_METRICS_PUBLIC
 //!
+//! [html]                                        # the pages browsers get (Accept: text/html or ?f=html)
+//! templates = "/etc/wades/templates"            # files here replace the built-in templates of the
+//!                                               # same name (base.html, landing.html, processes.html,
+//!                                               # process.html, jobs.html, job.html, conformance.html);
+//!                                               # also WADES_TEMPLATES
+//!
 //! [http]
 //! cors_origins = []                             # origins allowed cross-origin, or ["*"]; none by default
 //! request_timeout_seconds = 660                 # whole request, incl. sync execution; 503 after it
@@ -148,6 +154,17 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Prices and quotations.
     pub billing: crate::billing::BillingConfig,
+    /// The HTML pages.
+    pub html: HtmlConfig,
+}
+
+/// The HTML pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HtmlConfig {
+    /// A folder of minijinja templates that replace the built-in ones of
+    /// the same file name; the others stay built in.
+    pub templates: Option<PathBuf>,
 }
 
 /// Who may read `GET /metrics`, if it is served at all.
@@ -367,6 +384,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             log_format: LogFormat::Text,
             billing: Default::default(),
+            html: HtmlConfig::default(),
         }
     }
 }
@@ -452,6 +470,9 @@ impl Config {
         if let Some(v) = var("WADES_FETCH_ALLOW") {
             self.fetch.allow = list(&v);
         }
+        if let Some(v) = var("WADES_TEMPLATES") {
+            self.html.templates = Some(PathBuf::from(v));
+        }
         if let Some(v) = var("WADES_LOG_FORMAT") {
             self.log_format = parse("WADES_LOG_FORMAT", v)?;
         }
@@ -471,8 +492,10 @@ impl Config {
             self.cwl.docker.get_or_insert_with(Default::default).pull = pull;
         }
         if let Some(v) = var("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD") {
-            self.cwl.docker.get_or_insert_with(Default::default).allow_image_build =
-                parse("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD", v)?;
+            self.cwl
+                .docker
+                .get_or_insert_with(Default::default)
+                .allow_image_build = parse("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD", v)?;
         }
         Ok(())
     }

@@ -246,11 +246,68 @@ impl Fetcher {
         )))
     }
 
+    /// POSTs `body` as JSON to `href` (a callback), under the same
+    /// address rules as fetching. Redirects are not followed: a POST that
+    /// moved is not delivered.
+    pub async fn post_json(
+        &self,
+        href: &str,
+        body: &serde_json::Value,
+    ) -> std::result::Result<(), PostError> {
+        let url =
+            reqwest::Url::parse(href).map_err(|e| PostError::Refused(format!("'{href}': {e}")))?;
+        self.check_url(&url)
+            .map_err(|e| PostError::Refused(e.to_string()))?;
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                let why = causes(&e);
+                match why.contains("may not be fetched") {
+                    true => PostError::Refused(format!("'{href}': {why}")),
+                    false => PostError::Failed(format!("'{href}': {why}")),
+                }
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let why = format!("'{href}' answered HTTP {status}");
+        // Only these say that trying later may succeed.
+        match status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            true => Err(PostError::Failed(why)),
+            false => Err(PostError::Refused(why)),
+        }
+    }
+
     fn too_large(&self, href: &str) -> Error {
         Error::InvalidParameter(format!(
             "'{href}' is larger than the limit of {} bytes",
             self.max_bytes
         ))
+    }
+}
+
+/// Why [`Fetcher::post_json`] did not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Never deliverable: a refused address or scheme, or a client error
+    /// answer.
+    #[error("{0}")]
+    Refused(String),
+    /// Perhaps deliverable later: no connection, a timeout, a server error.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl PostError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PostError::Failed(_))
     }
 }
 

@@ -62,12 +62,13 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         store.clone(),
         registry.clone(),
         runtime,
-        fetcher,
+        fetcher.clone(),
         &config.data_dir,
         config.jobs(),
         quotas.clone(),
         docker,
         metrics.clone(),
+        crate::jobs::Callbacks::new(fetcher, base),
     )?;
     let billing = crate::billing::Billing::new(
         Arc::new(SqliteBillingStore::open(&config.data_dir.join("wades.db")).await?),
@@ -100,6 +101,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         rate_limit: RateLimit::new(&config.rate_limit).map(Arc::new),
         metrics,
         billing,
+        pages: Arc::new(crate::http::html::Pages::new(config.html.templates.clone())),
     };
     Ok(Service {
         router: router(state, config),

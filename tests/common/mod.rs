@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod venv;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -90,8 +90,9 @@ fn main() -> Result<()> {
 
 /// Debian packages the tests need: a static busybox, from which the Docker
 /// step tests (`host/tests/cwl_docker.rs`) build their image `FROM scratch`,
-/// since no registry can be reached.
-const TEST_PACKAGES: &[&str] = &["busybox-static"];
+/// since no registry can be reached; Chromium and its WebDriver for the
+/// browser test (`tests/browser.rs`).
+const TEST_PACKAGES: &[&str] = &["busybox-static", "chromium", "chromium-driver"];
 
 /// Installs the Debian packages that are missing (CI runs as root).
 fn apt_install(packages: &[&str]) -> Result<()> {
@@ -163,7 +164,11 @@ fn conformance(root: &Path) -> Result<()> {
             .current_dir(root)
             .status()?;
         if !status.success() {
-            below.push(if selection.is_empty() { "required" } else { "all" });
+            below.push(if selection.is_empty() {
+                "required"
+            } else {
+                "all"
+            });
         }
     }
     if !below.is_empty() {

@@ -10,7 +10,7 @@ use crate::ogc::execute::{ExecuteRequest, ResponseForm};
 use crate::registry::Entry;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -36,6 +36,7 @@ pub async fn execute(
     let job_request = JobRequest {
         inputs: request.inputs,
         outputs: request.outputs,
+        subscriber: request.subscriber,
         ..JobRequest::default()
     };
     start(
@@ -50,13 +51,68 @@ pub async fn execute(
     .await
 }
 
+/// `GET /processes/{id}/execution?…`: KVP execute, the same request as a
+/// query string (see [`crate::ogc::kvp`]); `prefer=` stands for the header.
+pub async fn execute_kvp(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    let entry = app.registry.get_for(&id, &who)?;
+    let pairs = super::processes::pairs(query);
+    let mut kvp = crate::ogc::kvp::parse_kvp(&pairs, &entry.description)
+        .map_err(|e| Error::InvalidParameter(e.to_string()))?;
+    match kvp.format.as_deref() {
+        None => {}
+        // JSON asked for by name: a results document, never raw outputs.
+        Some("json") if kvp.body.get("response").is_none() => {
+            kvp.body["response"] = "document".into()
+        }
+        Some("json") => {}
+        Some(f) => {
+            return Err(Error::InvalidParameter(format!(
+                "f must be json, not '{f}'"
+            )))
+        }
+    }
+    let header_values = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let prefer = Prefer::from_values(header_values.chain(kvp.prefer.iter().map(String::as_str)));
+    let request = parse_value(&entry, &kvp.body)?;
+    let job_request = JobRequest {
+        inputs: request.inputs,
+        outputs: request.outputs,
+        subscriber: request.subscriber,
+        ..JobRequest::default()
+    };
+    start_with(
+        &app,
+        &who,
+        &id,
+        &entry,
+        request.response,
+        job_request,
+        prefer,
+    )
+    .await
+}
+
 /// Reads an execute request for `entry`'s process.
 pub fn parse(entry: &Entry, bytes: &[u8]) -> Result<ExecuteRequest> {
     let json: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::BadRequest(format!("the request body is not JSON: {e}")))?;
+    parse_value(entry, &json)
+}
+
+/// Reads an execute request, already JSON, for `entry`'s process.
+fn parse_value(entry: &Entry, json: &serde_json::Value) -> Result<ExecuteRequest> {
     entry
         .parser
-        .parse(&json)
+        .parse(json)
         .map_err(|e| Error::InvalidParameter(e.to_string()))
 }
 
@@ -72,8 +128,22 @@ pub async fn start(
     job_request: JobRequest,
     headers: &HeaderMap,
 ) -> Result<Response> {
-    let description = &entry.description;
     let prefer = Prefer::from_headers(headers);
+    start_with(app, who, id, entry, response, job_request, prefer).await
+}
+
+/// [`start`] with the preferences already read (KVP execute also takes
+/// them from the query).
+async fn start_with(
+    app: &AppState,
+    who: &Principal,
+    id: &str,
+    entry: &Entry,
+    response: Option<ResponseForm>,
+    job_request: JobRequest,
+    prefer: Prefer,
+) -> Result<Response> {
+    let description = &entry.description;
     let can_sync = description
         .job_control_options
         .contains(&JobControl::SyncExecute);

@@ -13,8 +13,9 @@ use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The API serves no HTML, so nothing a browser renders from it may load
-/// or run anything, nor be framed.
+/// Nothing a browser renders from an API document may load or run
+/// anything, nor be framed. HTML pages set a policy of their own (see
+/// `http::html`), which this layer leaves alone.
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Adds the hardening layers to `router`.

@@ -1,5 +1,6 @@
 //! The job list, job status, dismissal, results and logs.
 
+use super::html::{respond, Format};
 use super::processes::{page, page_links, pairs};
 use super::results::{self, Form};
 use super::AppState;
@@ -43,8 +44,9 @@ fn many<'a>(pairs: &'a [(String, String)], key: &'a str) -> impl Iterator<Item =
 pub async fn list(
     State(app): State<AppState>,
     who: Principal,
+    format: Format,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let pairs = pairs(query);
     let page = page(&pairs, 10, 1000)?;
     let mut filter = JobFilter {
@@ -96,19 +98,55 @@ pub async fn list(
     };
     let b = &app.base;
     let links = page_links(b, "/jobs", &pairs, &page, more);
-    Ok(Json(job_list(&jobs, b, links)))
+    respond(
+        &app,
+        format,
+        "jobs.html",
+        job_list(&jobs, b, links),
+        Value::Null,
+    )
 }
 
-/// `GET /jobs/{id}`.
+/// `GET /jobs/{id}`; its page also shows the results or the error, and
+/// the log.
 pub async fn status(
     State(app): State<AppState>,
     who: Principal,
+    format: Format,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(status_info(
-        &app.jobs.get_for(&id, &who).await?,
-        &app.base,
-    )))
+) -> Result<Response> {
+    let job = app.jobs.get_for(&id, &who).await?;
+    let doc = status_info(&job, &app.base);
+    if format == Format::Json {
+        return respond(&app, format, "job.html", doc, Value::Null);
+    }
+    let (results, error) = match app.jobs.outputs(&job) {
+        Ok(outputs) => {
+            let request = app.jobs.request(&job);
+            let doc = crate::ogc::results::results_document(
+                &outputs,
+                &request.outputs,
+                &job.id,
+                &app.base,
+            );
+            (doc, Value::Null)
+        }
+        Err(Error::ResultNotReady(_)) => (Value::Null, Value::Null),
+        Err(e) => {
+            let (status, kind, title) = crate::ogc::exception::for_error(&e);
+            let exception = crate::ogc::exception(&kind, title, status, &e.to_string());
+            (Value::Null, exception)
+        }
+    };
+    let logs: Vec<String> = app
+        .jobs
+        .logs(&id, &who)
+        .await?
+        .iter()
+        .map(log_line)
+        .collect();
+    let extra = serde_json::json!({"results": results, "error": error, "logs": logs});
+    respond(&app, format, "job.html", doc, extra)
 }
 
 /// `DELETE /jobs/{id}`: stops the job and deletes its results.
@@ -123,12 +161,17 @@ pub async fn dismiss(
     )))
 }
 
-/// `GET /jobs/{id}/results`: the results document.
+/// `GET /jobs/{id}/results`: the results document; for a browser, the
+/// job's page, which shows them.
 pub async fn results(
     State(app): State<AppState>,
     who: Principal,
+    format: Format,
     Path(id): Path<String>,
 ) -> Result<Response> {
+    if format == Format::Html {
+        return status(State(app), who, format, Path(id)).await;
+    }
     let job = app.jobs.get_for(&id, &who).await?;
     results::render(&app, &job, Form::Document)
 }
@@ -154,6 +197,16 @@ pub async fn result_inside(
     results::inside(&app, &job, &output, &path)
 }
 
+/// One log line as text.
+fn log_line(l: &crate::model::LogLine) -> String {
+    format!(
+        "{} {:5} {}",
+        l.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        l.level.to_uppercase(),
+        l.message
+    )
+}
+
 /// `GET /jobs/{id}/logs`: what the guest logged, as text.
 pub async fn logs(
     State(app): State<AppState>,
@@ -161,16 +214,6 @@ pub async fn logs(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let lines = app.jobs.logs(&id, &who).await?;
-    let text: String = lines
-        .iter()
-        .map(|l| {
-            format!(
-                "{} {:5} {}\n",
-                l.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                l.level.to_uppercase(),
-                l.message
-            )
-        })
-        .collect();
+    let text: String = lines.iter().map(|l| log_line(l) + "\n").collect();
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }

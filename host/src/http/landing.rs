@@ -1,14 +1,16 @@
 //! The landing page and the conformance declaration.
 
+use super::html::{respond, Format};
 use super::AppState;
+use crate::error::Result;
 use axum::extract::State;
-use axum::Json;
-use serde_json::{json, Value};
+use axum::response::Response;
+use serde_json::json;
 
 /// `GET /`.
-pub async fn landing(State(app): State<AppState>) -> Json<Value> {
+pub async fn landing(State(app): State<AppState>, format: Format) -> Result<Response> {
     let b = &app.base;
-    Json(json!({
+    let doc = json!({
         "title": "wades",
         "description": "WebAssembly Application Deployment and Execution Service: OGC API - Processes, every job in a fresh WebAssembly sandbox",
         "links": [
@@ -20,12 +22,20 @@ pub async fn landing(State(app): State<AppState>) -> Json<Value> {
             {"href": format!("{b}/processes"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes", "type": "application/json", "title": "processes"},
             {"href": format!("{b}/jobs"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list", "type": "application/json", "title": "jobs"},
             {"href": format!("{b}/quotations"), "rel": "https://wades.dev/rel/quotations", "type": "application/json", "title": "quotations (Testbed-14)"},
-            {"href": format!("{b}/bills"), "rel": "https://wades.dev/rel/bills", "type": "application/json", "title": "bills (Testbed-14)"}
+            {"href": format!("{b}/bills"), "rel": "https://wades.dev/rel/bills", "type": "application/json", "title": "bills (Testbed-14)"},
+            {"href": format!("{b}/?f=html"), "rel": "alternate", "type": "text/html", "title": "this document as HTML"}
         ]
-    }))
+    });
+    respond(&app, format, "landing.html", doc, json!({}))
 }
 
 /// `GET /conformance`.
-pub async fn conformance() -> Json<Value> {
-    Json(crate::ogc::conformance())
+pub async fn conformance(State(app): State<AppState>, format: Format) -> Result<Response> {
+    respond(
+        &app,
+        format,
+        "conformance.html",
+        crate::ogc::conformance(),
+        json!({}),
+    )
 }

@@ -8,6 +8,7 @@ mod deploy;
 mod error;
 mod execute;
 mod hardening;
+pub mod html;
 mod jobs;
 mod landing;
 pub mod limits;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Quotations and bills.
     pub billing: crate::billing::Billing,
+    /// The HTML pages.
+    pub pages: Arc<html::Pages>,
 }
 
 /// A deployment route, whose body may hold a whole component: as raw bytes,
@@ -79,7 +82,10 @@ pub fn router(state: AppState, config: &Config) -> Router {
             "/processes/{processId}/visibility",
             get(deploy::visibility).put(deploy::set_visibility),
         )
-        .route("/processes/{processId}/execution", post(execute::execute))
+        .route(
+            "/processes/{processId}/execution",
+            post(execute::execute).get(execute::execute_kvp),
+        )
         .route(
             "/processes/{processId}/quotations",
             get(quotations::list_for_process).post(quotations::request),

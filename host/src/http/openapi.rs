@@ -18,6 +18,13 @@ fn ok(description: &str, media: &str) -> Value {
     json!({"description": description, "content": {media: {"schema": {"type": "object"}}}})
 }
 
+/// A JSON document that browsers (and `f=html`) get as a page.
+fn page(description: &str) -> Value {
+    json!({"description": description, "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/html": {"schema": {"type": "string"}}}})
+}
+
 /// `response` with OpenAPI links from `pointer` (a JSON pointer into its
 /// body naming an object) to the operations on that object, so that tools
 /// can follow what a response names.
@@ -96,6 +103,13 @@ fn operations(base: &str) -> Value {
     let instant = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
     let datetime = format!(r"^({instant}|({instant}|\.\.)?/({instant}|\.\.)?)$");
     let not_found = problem("not found");
+    // `f` picks JSON or a page, over `Accept`.
+    let f = param(
+        "f",
+        "query",
+        json!({"type": "string", "enum": ["json", "html"]}),
+        false,
+    );
     let package = json!({"$ref": "#/components/schemas/ogcapppkg"});
     let deploy_body = json!({
         "application/wasm": {"schema": {"type": "string", "format": "binary"}},
@@ -111,11 +125,11 @@ fn operations(base: &str) -> Value {
                  "description": "OGC API - Processes (Part 1, and Part 2 deploy, replace, undeploy) with every job in a WebAssembly sandbox"},
         "servers": [{"url": base}],
         "paths": {
-            "/": {"get": op("Landing page", "getLandingPage", json!([]), json!({"200": ok("links to the API", "application/json")}))},
-            "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([]), json!({"200": ok("conformance classes", "application/json")}))},
+            "/": {"get": op("Landing page", "getLandingPage", json!([f.clone()]), json!({"200": page("links to the API")}))},
+            "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([f.clone()]), json!({"200": page("conformance classes")}))},
             "/api": {"get": op("This API definition", "getAPI", json!([]), json!({"200": ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")}))},
             "/processes": {
-                "get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": linked(ok("process summaries", "application/json"), "id", "/processes/0/id", ON_PROCESS), "400": problem("invalid limit or offset")})),
+                "get": op("List processes", "getProcesses", json!([limit, offset, f.clone()]), json!({"200": linked(page("process summaries"), "id", "/processes/0/id", ON_PROCESS), "400": problem("invalid limit or offset")})),
                 "post": {
                     "summary": "Deploy a process (a WebAssembly component, a CWL document, or an application package naming one or a container image)",
                     "operationId": "deploy",
@@ -132,8 +146,8 @@ fn operations(base: &str) -> Value {
                 }
             },
             "/processes/{id}": {
-                "get": op("Describe a process", "getProcessDescription", json!([id]),
-                    json!({"200": ok("process description", "application/json"), "404": not_found})),
+                "get": op("Describe a process (as a page: with an execute form)", "getProcessDescription", json!([id, f.clone()]),
+                    json!({"200": page("process description"), "404": not_found})),
                 "put": {
                     "summary": "Replace a deployed process", "operationId": "replace", "parameters": [id],
                     "requestBody": {"required": true, "content": deploy_body},
@@ -159,7 +173,21 @@ fn operations(base: &str) -> Value {
                 json!([id, param("f", "query", json!({"type": "string", "enum": ["json", "wasm", "cwl"]}), false)]),
                 json!({"200": {"description": "the package, or the component with Accept: application/wasm, or the CWL document with Accept: application/cwl",
                     "content": {"application/ogcapppkg+json": {}, "application/wasm": {}, "application/cwl": {}}}, "404": not_found}))},
-            "/processes/{id}/execution": {"post": {
+            "/processes/{id}/execution": {"get": {
+                "summary": "Execute a process with inputs in the query string (KVP): name=value (JSON-decoded unless the input is a string), name[href]/name[type], name[value]/name[mediaType], bbox name=x1,y1,x2,y2 with name-crs, out[include]/out[mediaType]",
+                "operationId": "executeKvp",
+                "parameters": [id,
+                    param("f", "query", json!({"type": "string", "enum": ["json"]}), false),
+                    param("prefer", "query", json!({"type": "string"}), false),
+                    param("Prefer", "header", json!({"type": "string"}), false)],
+                "responses": {
+                    "200": {"description": "results (sync)", "content": {"application/json": {}, "multipart/related": {}, "*/*": {}}},
+                    "201": linked(ok("job status (async); Location names the job", "application/json"), "jobId", "/jobID", ON_JOB),
+                    "400": problem("invalid input"), "404": not_found,
+                    "429": problem("a quota (queued or running jobs, the day's fuel) or the rate limit is used up; see Retry-After"),
+                    "507": problem("the tenant's result storage quota is full")
+                }
+            }, "post": {
                 "summary": "Execute a process", "operationId": "execute",
                 "parameters": [id, param("Prefer", "header", json!({"type": "string"}), false)],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/execute"}}}},
@@ -172,20 +200,20 @@ fn operations(base: &str) -> Value {
                 }
             }},
             "/jobs": {"get": op("List jobs", "getJobs", json!([
-                limit, offset,
+                limit, offset, f.clone(),
                 param("type", "query", json!({"type": "array", "items": {"type": "string"}}), false),
                 param("processID", "query", json!({"type": "array", "items": {"type": "string"}}), false),
                 param("status", "query", json!({"type": "array", "items": {"type": "string", "enum": ["accepted", "running", "successful", "failed", "dismissed"]}}), false),
                 param("datetime", "query", json!({"type": "string", "pattern": datetime}), false),
                 param("minDuration", "query", json!({"type": "number", "minimum": 0}), false),
                 param("maxDuration", "query", json!({"type": "number", "minimum": 0}), false)
-            ]), json!({"200": linked(ok("job list", "application/json"), "jobId", "/jobs/0/jobID", ON_JOB), "400": problem("an invalid parameter")}))},
+            ]), json!({"200": linked(page("job list"), "jobId", "/jobs/0/jobID", ON_JOB), "400": problem("an invalid parameter")}))},
             "/jobs/{jobId}": {
-                "get": op("Job status", "getStatus", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found})),
+                "get": op("Job status (as a page: with results and log)", "getStatus", json!([job_id, f.clone()]), json!({"200": page("status info"), "404": not_found})),
                 "delete": op("Dismiss a job", "dismiss", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found}))
             },
-            "/jobs/{jobId}/results": {"get": op("Job results", "getResult", json!([job_id]),
-                json!({"200": ok("results document", "application/json"), "404": not_found}))},
+            "/jobs/{jobId}/results": {"get": op("Job results (as a page: the job's)", "getResult", json!([job_id, f]),
+                json!({"200": page("results document"), "404": not_found}))},
             "/jobs/{jobId}/results/{outputId}": {"get": op("One output of a job", "getResultOutput",
                 json!([job_id, param("outputId", "path", json!({"type": "string"}), true)]),
                 json!({"200": {"description": "the output, raw", "content": {"*/*": {}}}, "404": not_found}))},

@@ -17,12 +17,18 @@ pub struct Prefer {
 impl Prefer {
     /// Reads every `Prefer` header; unknown preferences are ignored, as the RFC says.
     pub fn from_headers(headers: &HeaderMap) -> Prefer {
+        Prefer::from_values(
+            headers
+                .get_all("prefer")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    }
+
+    /// Reads `Prefer` values given some other way (KVP execute's `prefer`).
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Prefer {
         let mut p = Prefer::default();
-        for value in headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
+        for value in values {
             for token in value.split(',').map(str::trim) {
                 let (name, arg) = match token.split_once('=') {
                     Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),

@@ -1,10 +1,11 @@
 //! The process list and process descriptions.
 
+use super::html::{form_fields, respond, Format};
 use super::AppState;
 use crate::error::{Error, Result};
 use crate::model::Principal;
 use axum::extract::{Path, RawQuery, State};
-use axum::Json;
+use axum::response::Response;
 use serde_json::{json, Value};
 
 /// Paging parameters shared by the list endpoints.
@@ -107,8 +108,9 @@ pub fn page_links(
 pub async fn list(
     State(app): State<AppState>,
     who: Principal,
+    format: Format,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let pairs = pairs(query);
     let page = page(&pairs, 100, 10_000)?;
     let all = app.registry.list_for(&who);
@@ -121,19 +123,22 @@ pub async fn list(
         .collect();
     let more = (page.offset + page.limit) < all.len() as u32;
     let links = page_links(b, "/processes", &pairs, &page, more);
-    Ok(Json(json!({"processes": summaries, "links": links})))
+    let doc = json!({"processes": summaries, "links": links});
+    respond(&app, format, "processes.html", doc, json!({}))
 }
 
 /// `GET /processes/{id}`.
 pub async fn describe(
     State(app): State<AppState>,
     who: Principal,
+    format: Format,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let e = app.registry.get_for(&id, &who)?;
-    Ok(Json(crate::ogc::description::process_document(
-        &e.description,
-        &app.base,
-        e.mutable,
-    )))
+    let doc = crate::ogc::description::process_document(&e.description, &app.base, e.mutable);
+    let fields = match format {
+        Format::Html => serde_json::to_value(form_fields(&doc)).unwrap_or_default(),
+        Format::Json => Value::Null,
+    };
+    respond(&app, format, "process.html", doc, json!({"fields": fields}))
 }

@@ -18,6 +18,7 @@
 //! (see [`JobStore::claim_batch`]), so a dismissal either stops the claim or
 //! finds the handle.
 
+pub mod callbacks;
 mod cwl;
 mod cwl_log;
 mod dry_run;
@@ -38,11 +39,12 @@ use crate::model::{
     JobFilter, JobRecord, JobStatus, Limits, LogLine, NamedValue, Principal, Usage,
 };
 use crate::ogc::results::{stored_from_value, StoredOutput};
-use crate::ogc::OutputRequest;
+use crate::ogc::{OutputRequest, Subscriber};
 use crate::registry::{Implementation, Registry};
 use crate::runtime::{Job as RuntimeJob, JobDirs, RunError, Runtime};
 use crate::store::{JobStore, StoreError};
 use crate::tenancy::quota::Quotas;
+pub use callbacks::Callbacks;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -67,6 +69,9 @@ pub struct JobRequest {
     /// The quotation this job executes; its bill is written against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quotation: Option<String>,
+    /// Where to report the job's progress and end, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber: Option<Subscriber>,
 }
 
 /// The job service. Cheap to clone.
@@ -99,6 +104,7 @@ struct Inner {
     metrics: Metrics,
     /// Told how each job ended (billing), once set.
     observer: OnceLock<Arc<dyn JobObserver>>,
+    callbacks: Callbacks,
 }
 
 /// How many jobs run at once, and where.
@@ -124,7 +130,8 @@ pub const SYNC_WRITE_BEHIND: Duration = Duration::from_millis(50);
 
 impl Jobs {
     /// A service over `store`, keeping job files under `data_dir/jobs`;
-    /// CWL container steps run on `docker`; jobs are counted in `metrics`.
+    /// CWL container steps run on `docker`; jobs are counted in `metrics`;
+    /// subscribers hear through `callbacks`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: JobStore,
@@ -136,6 +143,7 @@ impl Jobs {
         quotas: Quotas,
         docker: CwlDocker,
         metrics: Metrics,
+        callbacks: Callbacks,
     ) -> Result<Self> {
         Ok(Jobs {
             inner: Arc::new(Inner {
@@ -155,6 +163,7 @@ impl Jobs {
                 cwl: cwl::CwlBackends::new(docker),
                 metrics,
                 observer: OnceLock::new(),
+                callbacks,
             }),
         })
     }
@@ -517,6 +526,10 @@ async fn run(
         .get(&job.id)
         .cloned()
         .unwrap_or_default();
+    let subscriber = subscriber_of(&job);
+    if let Some(subscriber) = &subscriber {
+        inner.callbacks.running(subscriber, &job);
+    }
     let mut meter = RunMeter::default();
     let outcome = if token.is_cancelled() {
         // Dismissed between its claim and now: never start.
@@ -643,10 +656,48 @@ impl Inner {
         if let Err(e) = &finished {
             tracing::error!(job = %id, error = %e, "recording the end of a job failed");
         }
+        if let Ok(job) = &finished {
+            self.call_back(job);
+        }
         self.notify_final(id);
         if let Some(reply) = reply {
             let _ = reply.send(finished);
         }
+    }
+}
+
+/// The subscriber a job was submitted with.
+fn subscriber_of(job: &JobRecord) -> Option<Subscriber> {
+    job.request
+        .get("subscriber")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+}
+
+impl Inner {
+    /// Tells the job's subscriber how it ended: the results document as
+    /// `GET /jobs/{id}/results` serves it, or the exception.
+    fn call_back(&self, job: &JobRecord) {
+        let Some(subscriber) = subscriber_of(job) else {
+            return;
+        };
+        let document = match job.status {
+            JobStatus::Successful => {
+                let outputs: Vec<(String, StoredOutput)> =
+                    serde_json::from_value(job.results.clone().unwrap_or_default())
+                        .unwrap_or_default();
+                let wanted = JobRequest::deserialize(&job.request)
+                    .map(|r| r.outputs)
+                    .unwrap_or_default();
+                crate::ogc::results_document(&outputs, &wanted, &job.id, self.callbacks.base())
+            }
+            JobStatus::Failed => {
+                let error = Error::JobFailed(job_failure(job));
+                let (status, kind, title) = crate::ogc::exception::for_error(&error);
+                crate::ogc::exception(&kind, title, status, &error.to_string())
+            }
+            _ => return,
+        };
+        self.callbacks.ended(&subscriber, job, document);
     }
 }
 

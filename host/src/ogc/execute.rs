@@ -55,8 +55,9 @@ pub enum ResponseForm {
     Document,
 }
 
-/// OGC `subscriber`: where to POST when the job changes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// OGC `subscriber`: where to POST when the job changes. Stored with the
+/// job, hence serde.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Subscriber {
     /// Called with the results on success.
     pub success_uri: Option<String>,

@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod description;
 pub mod exception;
 pub mod execute;
+pub mod kvp;
 pub mod package;
 pub mod results;
 pub mod schema;
