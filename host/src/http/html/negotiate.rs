@@ -116,10 +116,13 @@ mod tests {
     fn f_wins_over_accept() {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, "text/html".parse().unwrap());
-        assert_eq!(Format::of(Some("f=json"), &h), Format::Json);
+        assert_eq!(Format::of(Some("f=json"), &h).unwrap(), Format::Json);
         assert_eq!(
-            Format::of(Some("limit=2&f=html"), &HeaderMap::new()),
+            Format::of(Some("limit=2&f=html"), &HeaderMap::new()).unwrap(),
             Format::Html
         );
+        for bad in ["f=G", "f=null&f=null", "f=json&f=html", "f="] {
+            assert!(Format::of(Some(bad), &h).is_err(), "{bad}");
+        }
     }
 }
