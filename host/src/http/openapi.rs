@@ -18,7 +18,8 @@ fn ok(description: &str, media: &str) -> Value {
     json!({"description": description, "content": {media: {"schema": {"type": "object"}}}})
 }
 
-/// A JSON document that browsers (and `f=html`) get as a page.
+/// A JSON document that browsers get as a page (`Accept: text/html`, or
+/// `?f=html`; `?f=json` forces JSON, any other `f` is refused).
 fn page(description: &str) -> Value {
     json!({"description": description, "content": {
         "application/json": {"schema": {"type": "object"}},
@@ -103,13 +104,6 @@ fn operations(base: &str) -> Value {
     let instant = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
     let datetime = format!(r"^({instant}|({instant}|\.\.)?/({instant}|\.\.)?)$");
     let not_found = problem("not found");
-    // `f` picks JSON or a page, over `Accept`.
-    let f = param(
-        "f",
-        "query",
-        json!({"type": "string", "enum": ["json", "html"]}),
-        false,
-    );
     let package = json!({"$ref": "#/components/schemas/ogcapppkg"});
     let deploy_body = json!({
         "application/wasm": {"schema": {"type": "string", "format": "binary"}},
@@ -125,11 +119,11 @@ fn operations(base: &str) -> Value {
                  "description": "OGC API - Processes (Part 1, and Part 2 deploy, replace, undeploy) with every job in a WebAssembly sandbox"},
         "servers": [{"url": base}],
         "paths": {
-            "/": {"get": op("Landing page", "getLandingPage", json!([f.clone()]), json!({"200": page("links to the API")}))},
-            "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([f.clone()]), json!({"200": page("conformance classes")}))},
+            "/": {"get": op("Landing page", "getLandingPage", json!([]), json!({"200": page("links to the API")}))},
+            "/conformance": {"get": op("Conformance classes", "getConformanceClasses", json!([]), json!({"200": page("conformance classes")}))},
             "/api": {"get": op("This API definition", "getAPI", json!([]), json!({"200": ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")}))},
             "/processes": {
-                "get": op("List processes", "getProcesses", json!([limit, offset, f.clone()]), json!({"200": linked(page("process summaries"), "id", "/processes/0/id", ON_PROCESS), "400": problem("invalid limit or offset")})),
+                "get": op("List processes", "getProcesses", json!([limit, offset]), json!({"200": linked(page("process summaries"), "id", "/processes/0/id", ON_PROCESS), "400": problem("invalid limit or offset")})),
                 "post": {
                     "summary": "Deploy a process (a WebAssembly component, a CWL document, or an application package naming one or a container image)",
                     "operationId": "deploy",
@@ -146,7 +140,7 @@ fn operations(base: &str) -> Value {
                 }
             },
             "/processes/{id}": {
-                "get": op("Describe a process (as a page: with an execute form)", "getProcessDescription", json!([id, f.clone()]),
+                "get": op("Describe a process (as a page: with an execute form)", "getProcessDescription", json!([id]),
                     json!({"200": page("process description"), "404": not_found})),
                 "put": {
                     "summary": "Replace a deployed process", "operationId": "replace", "parameters": [id],
@@ -200,7 +194,7 @@ fn operations(base: &str) -> Value {
                 }
             }},
             "/jobs": {"get": op("List jobs", "getJobs", json!([
-                limit, offset, f.clone(),
+                limit, offset,
                 param("type", "query", json!({"type": "array", "items": {"type": "string"}}), false),
                 param("processID", "query", json!({"type": "array", "items": {"type": "string"}}), false),
                 param("status", "query", json!({"type": "array", "items": {"type": "string", "enum": ["accepted", "running", "successful", "failed", "dismissed"]}}), false),
@@ -209,10 +203,10 @@ fn operations(base: &str) -> Value {
                 param("maxDuration", "query", json!({"type": "number", "minimum": 0}), false)
             ]), json!({"200": linked(page("job list"), "jobId", "/jobs/0/jobID", ON_JOB), "400": problem("an invalid parameter")}))},
             "/jobs/{jobId}": {
-                "get": op("Job status (as a page: with results and log)", "getStatus", json!([job_id, f.clone()]), json!({"200": page("status info"), "404": not_found})),
+                "get": op("Job status (as a page: with results and log)", "getStatus", json!([job_id]), json!({"200": page("status info"), "404": not_found})),
                 "delete": op("Dismiss a job", "dismiss", json!([job_id]), json!({"200": ok("status info", "application/json"), "404": not_found}))
             },
-            "/jobs/{jobId}/results": {"get": op("Job results (as a page: the job's)", "getResult", json!([job_id, f]),
+            "/jobs/{jobId}/results": {"get": op("Job results (as a page: the job's)", "getResult", json!([job_id]),
                 json!({"200": page("results document"), "404": not_found}))},
             "/jobs/{jobId}/results/{outputId}": {"get": op("One output of a job", "getResultOutput",
                 json!([job_id, param("outputId", "path", json!({"type": "string"}), true)]),

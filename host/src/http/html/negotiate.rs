@@ -1,9 +1,9 @@
 //! `f=html|json` and `Accept` negotiation.
 
+use crate::error::Error;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use std::convert::Infallible;
 
 /// What a request gets back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,17 +15,26 @@ pub enum Format {
 }
 
 impl Format {
-    /// From the query's `f`, else from `Accept`.
-    pub fn of(query: Option<&str>, headers: &HeaderMap) -> Format {
-        let f = query.and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "f")
-                .map(|(_, v)| v.to_ascii_lowercase())
-        });
-        match f.as_deref() {
-            Some("html" | "text/html") => return Format::Html,
-            Some(_) => return Format::Json,
-            None => {}
+    /// From the query's `f` (`json` or `html`; anything else, or more
+    /// than one, is refused), else from `Accept`.
+    pub fn of(query: Option<&str>, headers: &HeaderMap) -> Result<Format, Error> {
+        let fs: Vec<String> = query
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .filter(|(k, _)| k == "f")
+                    .map(|(_, v)| v.into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match fs.as_slice() {
+            [] => {}
+            [f] if f == "html" => return Ok(Format::Html),
+            [f] if f == "json" => return Ok(Format::Json),
+            _ => {
+                return Err(Error::InvalidParameter(format!(
+                    "f must be json or html, once, not {fs:?}"
+                )))
+            }
         }
         let accept = headers
             .get_all(header::ACCEPT)
@@ -33,7 +42,7 @@ impl Format {
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(",");
-        from_accept(&accept)
+        Ok(from_accept(&accept))
     }
 }
 
@@ -63,10 +72,10 @@ fn from_accept(accept: &str) -> Format {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Format {
-    type Rejection = Infallible;
+    type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Format, Infallible> {
-        Ok(Format::of(parts.uri.query(), &parts.headers))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Format, Error> {
+        Format::of(parts.uri.query(), &parts.headers)
     }
 }
 
@@ -77,7 +86,7 @@ mod tests {
     fn accept(a: &str) -> Format {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, a.parse().unwrap());
-        Format::of(None, &h)
+        Format::of(None, &h).unwrap()
     }
 
     #[test]
@@ -100,17 +109,20 @@ mod tests {
         ] {
             assert_eq!(accept(client), Format::Json, "{client}");
         }
-        assert_eq!(Format::of(None, &HeaderMap::new()), Format::Json);
+        assert_eq!(Format::of(None, &HeaderMap::new()).unwrap(), Format::Json);
     }
 
     #[test]
     fn f_wins_over_accept() {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, "text/html".parse().unwrap());
-        assert_eq!(Format::of(Some("f=json"), &h), Format::Json);
+        assert_eq!(Format::of(Some("f=json"), &h).unwrap(), Format::Json);
         assert_eq!(
-            Format::of(Some("limit=2&f=html"), &HeaderMap::new()),
+            Format::of(Some("limit=2&f=html"), &HeaderMap::new()).unwrap(),
             Format::Html
         );
+        for bad in ["f=G", "f=null&f=null", "f=json&f=html", "f="] {
+            assert!(Format::of(Some(bad), &h).is_err(), "{bad}");
+        }
     }
 }
