@@ -12,7 +12,6 @@ use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
 use crate::registry::{DeployLimits, Registry};
 use crate::runtime::Runtime;
-use crate::store::JobStore;
 use crate::tenancy::quota::Quotas;
 use crate::tenancy::Authenticator;
 use std::sync::Arc;
@@ -29,7 +28,7 @@ pub struct Service {
 /// links start with `base`.
 pub async fn build(config: &Config, base: &str) -> Result<Service> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = JobStore::open(&config.data_dir.join("wades.db")).await?;
+    let store = config.open_store().await?;
     let metrics = Metrics::new();
     let mut runtime_config = config.runtime();
     runtime_config.metrics = metrics.runtime();
