@@ -14,6 +14,7 @@
 //! - [`ogc`]: the OGC JSON wire format; [`http`]: the axum handlers;
 //!   [`server`]: assembly from the [`config`].
 //! - [`cwl`]: a CWL v1.2 runner (documents, expressions, workflows, step backends).
+//! - [`integrity`]: the audit of the module store and artifact cache.
 //! - [`metrics`]: what the service counts, for Prometheus.
 //! - [`client`]: a client of any OGC API – Processes server, for the CLI.
 
@@ -26,6 +27,7 @@ pub mod cwl;
 pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod integrity;
 pub mod jobs;
 pub mod metrics;
 pub mod model;

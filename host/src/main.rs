@@ -153,6 +153,24 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Check the data folder's module store and compiled artifacts.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Rehash every module, check every artifact's signature, and match
+    /// them against the deployed processes; exits 1 if anything is left
+    /// wrong. Safe while a server runs on the folder.
+    Verify {
+        /// Quarantine damaged modules, delete damaged or orphaned artifacts
+        /// (compiled again on their next load) and stale temporary files.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -338,6 +356,9 @@ async fn cli() -> Result<()> {
     match cli.command {
         Command::Tenant { action } => return tenant(&data_dir, action).await,
         Command::Key { action } => return key(&data_dir, action).await,
+        Command::Store {
+            action: StoreAction::Verify { repair },
+        } => return verify_store(&data_dir, repair).await,
         _ => {}
     }
     let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
@@ -346,6 +367,7 @@ async fn cli() -> Result<()> {
         Command::Serve { .. }
         | Command::Tenant { .. }
         | Command::Key { .. }
+        | Command::Store { .. }
         | Command::New { .. }
         | Command::Build { .. }
         | Command::Deploy { .. }
@@ -476,6 +498,34 @@ async fn key(data_dir: &std::path::Path, action: KeyAction) -> Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn verify_store(data_dir: &std::path::Path, repair: bool) -> Result<()> {
+    if !data_dir.join("wades.db").exists() {
+        bail!("{} holds no wades database", data_dir.display());
+    }
+    let store = store(data_dir).await?;
+    let deployments = store.deployments().await?;
+    store.close().await;
+    let report = wades::integrity::verify(data_dir, &deployments, repair)?;
+    for p in &report.problems {
+        match &p.repaired {
+            Some(how) => println!("repaired: {}: {how}", p.what),
+            None => println!("problem: {}", p.what),
+        }
+    }
+    let unresolved = report.unresolved();
+    println!(
+        "{} modules and {} artifacts sound; {} problems, {} left",
+        report.sound_modules,
+        report.sound_artifacts,
+        report.problems.len(),
+        unresolved
+    );
+    if unresolved > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -10,11 +10,17 @@
 //! - `bench`: `guests`, then the benchmarks.
 //! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
+//! - `fuzz [TARGET...] [--seconds N]`: the fuzz targets of `fuzz/` ([`fuzz`]).
+//!
+//! `test` ends with every fuzz target for [`fuzz::CI_SECONDS`] each (the
+//! 3-minute soak is a test of `bench/`).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wades_guest_build::Adapter;
+
+mod fuzz;
 
 /// Every guest crate under `example-processes/` that is a component.
 const GUESTS: &[&str] = &[
@@ -47,7 +53,24 @@ fn main() -> Result<()> {
             // The CWL conformance suite, guarded by tests/cwl/required.floor,
             // runs even when a cargo test failed, so both are reported.
             let cwl = conformance(&root);
-            tests.and(cwl)
+            // Also whatever failed before: each part reports on its own.
+            let fuzzed = fuzz::run(&root, &[], fuzz::CI_SECONDS);
+            tests.and(cwl).and(fuzzed)
+        }
+        Some("fuzz") => {
+            let seconds = match args.iter().position(|a| a == "--seconds") {
+                Some(i) => args
+                    .get(i + 1)
+                    .and_then(|s| s.parse().ok())
+                    .context("--seconds N")?,
+                None => 600,
+            };
+            let targets: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err())
+                .collect();
+            fuzz::run(&root, &targets, seconds)
         }
         Some("componentize") if args.len() == 3 => {
             let module = std::fs::read(&args[1])?;
@@ -76,7 +99,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve|test|guests|bench|demo|componentize IN.wasm OUT.wasm>"
+                "usage: cargo xtask <serve|test|guests|bench|demo|fuzz|componentize IN.wasm OUT.wasm>"
             );
             std::process::exit(2);
         }
