@@ -204,9 +204,9 @@ fn a_full_disk_is_507_and_the_server_recovers_once_space_is_freed() {
     ballast.drop_all();
     let r = deploy(&s, "big", "validate-json.wasm");
     assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
-    let (status, job) = huge_output(&s, 8);
+    let (status, job) = huge_output(&s, 4);
     assert_eq!(status["status"], "successful", "{status}");
-    assert_eq!(result_len(&s, &job), 8 << 20);
+    assert_eq!(result_len(&s, &job), 4 << 20);
     assert_eq!(result_len(&s, &before), 1 << 20);
     drop(s);
 

@@ -27,6 +27,10 @@ max_running = 1
 max_queued = 8
 "#;
 
+/// `workers` and `[limits] memory_bytes` of [`CONFIG`].
+const WORKERS: u64 = 2;
+const GUEST_MEMORY: u64 = 256 << 20;
+
 /// The attacks, in turn; each must fail its own job.
 const ATTACKS: &[&str] = &[
     "loop",
@@ -51,13 +55,13 @@ pub(crate) async fn run(quick: bool) -> Result<()> {
     let jobs = if quick { 200 } else { 1000 };
     println!("\n## hostile: good hello-world jobs (sync, one client) under hostile load ({ATTACKERS} attackers: {})", ATTACKS.join(", "));
     println!("server config: {}", CONFIG.trim().replace('\n', "; "));
-    println!("\n| CPUs | solo p50 | solo p99 | loaded p50 | loaded p99 | p99 ratio | hostile jobs (failed as they should) | max RSS | server |");
+    println!("\n| CPUs | solo p50 | solo p99 | loaded p50 | loaded p99 | p99 ratio | hostile jobs (failed as they should) | RSS idle / max | server |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut missed = Vec::new();
     for (label, cpus) in [("all", None), ("1 (taskset -c 0)", Some("0"))] {
         let row = one(jobs, cpus).await?;
         println!(
-            "| {label} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2}x | {} ({}) | {} MiB | {} |",
+            "| {label} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2}x | {} ({}) | {} / {} MiB | {} |",
             row.solo.0,
             row.solo.1,
             row.loaded.0,
@@ -65,6 +69,7 @@ pub(crate) async fn run(quick: bool) -> Result<()> {
             row.loaded.1 / row.solo.1,
             row.hostile_total,
             row.hostile_failed,
+            row.solo_rss >> 20,
             row.max_rss >> 20,
             if row.alive { "alive" } else { "DIED" }
         );
@@ -73,6 +78,16 @@ pub(crate) async fn run(quick: bool) -> Result<()> {
         }
         if !row.alive {
             bail!("the server died under hostile load ({label})");
+        }
+        // What the server may hold beyond its idle self: every worker's
+        // guest at its memory limit, and as much again for everything else.
+        let bound = row.solo_rss + (WORKERS + 1) * GUEST_MEMORY;
+        if row.max_rss > bound {
+            bail!(
+                "memory is not bounded ({label}): {} MiB under attack, {} MiB idle",
+                row.max_rss >> 20,
+                row.solo_rss >> 20
+            );
         }
         if row.loaded.1 / row.solo.1 > P99_BUDGET {
             missed.push(label);
@@ -96,6 +111,7 @@ struct Row {
     hostile_failed: u64,
     outcomes: BTreeMap<String, String>,
     max_rss: u64,
+    solo_rss: u64,
     alive: bool,
 }
 
@@ -110,6 +126,7 @@ async fn one(jobs: usize, cpus: Option<&str>) -> Result<Row> {
     deploy(&bad, &base, "hostile", "hostile").await?;
     timed(&good, &base, 100).await?;
     let solo = percentiles(timed(&good, &base, jobs).await?);
+    let solo_rss = server.rss();
 
     let stop = Arc::new(AtomicBool::new(false));
     let outcomes: Arc<Mutex<BTreeMap<String, BTreeMap<String, u64>>>> = Default::default();
@@ -181,6 +198,7 @@ async fn one(jobs: usize, cpus: Option<&str>) -> Result<Row> {
         hostile_failed: failed.load(Ordering::Relaxed),
         outcomes,
         max_rss: max_rss.load(Ordering::Relaxed),
+        solo_rss,
         alive: server.alive(),
     })
 }

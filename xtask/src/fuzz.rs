@@ -2,7 +2,8 @@
 //! `fuzz/` (or those named) for N seconds each under libFuzzer, with
 //! cargo-fuzz installed from crates.io if missing. Only a stable toolchain
 //! is installed, so its nightly flags are unlocked with RUSTC_BOOTSTRAP.
-//! New corpus entries go to `target/fuzz-corpus/`, never into the tree; a
+//! Builds go to `target/fuzz/`, new corpus entries to `target/fuzz-corpus/`,
+//! never into the tree; a
 //! crash leaves its input in `fuzz/artifacts/<target>/`, to be kept as a
 //! regression in `fuzz/regressions/<target>/` once fixed.
 
@@ -77,6 +78,9 @@ fn cargo_fuzz(root: &Path, args: &[&str]) -> Result<()> {
         .arg("fuzz")
         .args(args)
         .env("RUSTC_BOOTSTRAP", "1")
+        // Its own target folder: an instrumented build shares nothing with
+        // the others, and would otherwise hold their build lock.
+        .env("CARGO_TARGET_DIR", root.join("target/fuzz"))
         .current_dir(root)
         .status()
         .context("running cargo fuzz")?;

@@ -64,6 +64,21 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
+    /// A write whose transaction SQLite rolled back by itself, for want of
+    /// disk space if `disk_full`.
+    pub(super) fn rolled_back(disk_full: bool) -> Self {
+        use rusqlite::ffi;
+        let code = if disk_full {
+            ffi::SQLITE_FULL
+        } else {
+            ffi::SQLITE_ABORT
+        };
+        StoreError::Write(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(code),
+            Some("the transaction holding this write was rolled back".into()),
+        ))
+    }
+
     /// Whether the write failed because the disk is full (SQLITE_FULL or
     /// ENOSPC), which passes once space is freed.
     pub fn is_disk_full(&self) -> bool {
