@@ -14,18 +14,26 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What an operator hosting strangers would set: short limits, one running
-/// job per tenant, two workers whatever the CPUs.
+/// What an operator hosting strangers would set: short limits, two
+/// workers whatever the CPUs.
 pub(crate) const CONFIG: &str = r#"
 workers = 2
 [limits]
 fuel = 2000000000
 memory_bytes = 268435456
 timeout_seconds = 3
-[quotas]
-max_running = 1
-max_queued = 8
 "#;
+
+/// The hostile tenant's own quota: one job running, a few queued.
+pub(crate) const HOSTILE_QUOTA: &[&str] = &[
+    "tenant",
+    "quota",
+    "mallory",
+    "--max-running",
+    "1",
+    "--max-queued",
+    "8",
+];
 
 /// `workers` and `[limits] memory_bytes` of [`CONFIG`].
 const WORKERS: u64 = 2;
@@ -54,7 +62,11 @@ pub(crate) async fn run(quick: bool) -> Result<()> {
     crate::http::build_wades()?;
     let jobs = if quick { 200 } else { 1000 };
     println!("\n## hostile: good hello-world jobs (sync, one client) under hostile load ({ATTACKERS} attackers: {})", ATTACKS.join(", "));
-    println!("server config: {}", CONFIG.trim().replace('\n', "; "));
+    println!(
+        "server config: {}; the attackers' tenant: wades {}",
+        CONFIG.trim().replace('\n', "; "),
+        HOSTILE_QUOTA.join(" ")
+    );
     println!("\n| CPUs | solo p50 | solo p99 | loaded p50 | loaded p99 | p99 ratio | hostile jobs (failed as they should) | RSS idle / max | server |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut missed = Vec::new();
@@ -118,6 +130,7 @@ struct Row {
 async fn one(jobs: usize, cpus: Option<&str>) -> Result<Row> {
     let (mut server, keys) = Wades::start(&Options {
         tenants: &[("alice", "user"), ("mallory", "developer")],
+        setup: &[HOSTILE_QUOTA],
         config: CONFIG,
         cpus,
     })?;

@@ -21,6 +21,9 @@ pub(crate) struct Wades {
 pub(crate) struct Options<'a> {
     /// Tenants to create, with their roles; their keys are returned.
     pub tenants: &'a [(&'a str, &'a str)],
+    /// More `wades` CLI commands to run on the data folder first, after
+    /// the tenants are made (quotas, say).
+    pub setup: &'a [&'a [&'a str]],
     /// The configuration file's text.
     pub config: &'a str,
     /// CPUs to pin the server to (`taskset -c`), e.g. "0".
@@ -60,6 +63,9 @@ impl Wades {
         for (tenant, role) in options.tenants {
             cli(data.path(), &["tenant", "add", tenant, "--role", role])?;
             keys.push(cli(data.path(), &["key", "create", tenant])?);
+        }
+        for args in options.setup {
+            cli(data.path(), args)?;
         }
         let config = data.path().join("wades.toml");
         std::fs::write(&config, options.config)?;

@@ -7,7 +7,7 @@
 //!
 //! `cargo xtask bench soak --minutes 30` (CI runs `--minutes 3`).
 
-use crate::hostile::CONFIG;
+use crate::hostile::{CONFIG, HOSTILE_QUOTA};
 use crate::server::{client, deploy, quantile, Options, Wades};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
@@ -41,6 +41,7 @@ pub(crate) async fn run(minutes: f64) -> Result<()> {
     println!("\n## soak: {minutes} min of mixed load, {CLIENTS} clients");
     let (mut server, keys) = Wades::start(&Options {
         tenants: &[("alice", "developer"), ("mallory", "developer")],
+        setup: &[HOSTILE_QUOTA],
         config: CONFIG,
         cpus: None,
     })?;
