@@ -58,8 +58,6 @@ pub fn run(root: &Path, targets: &[&str], seconds: u64) -> Result<()> {
                     seeds.to_str().context("utf-8 path")?,
                     "--",
                     &format!("-max_total_time={seconds}"),
-                    // Larger inputs only slow the JSON and CWL parsers down.
-                    "-max_len=8192",
                     "-rss_limit_mb=4096",
                     "-print_final_stats=1",
                 ],

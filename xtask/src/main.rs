@@ -108,8 +108,9 @@ fn main() -> Result<()> {
 
 /// Debian packages the tests need: a static busybox, from which the Docker
 /// step tests (`host/tests/cwl_docker.rs`) build their image `FROM scratch`,
-/// since no registry can be reached.
-const TEST_PACKAGES: &[&str] = &["busybox-static"];
+/// since no registry can be reached; a C++ compiler for libFuzzer
+/// (`cargo xtask fuzz`).
+const TEST_PACKAGES: &[&str] = &["busybox-static", "g++"];
 
 /// Installs the Debian packages that are missing (CI runs as root).
 fn apt_install(packages: &[&str]) -> Result<()> {
