@@ -21,12 +21,23 @@
 //! - `m10`: M10 (the per-step overhead of a chain of 100 CWL steps that are
 //!   wasm processes, side by side with cwltool running native commands).
 //!
-//! `cargo xtask bench [hello|nd|http|deploy|m4|m10] [--quick]`
+//!
+//! Robustness (run only when named; see docs/robustness.md):
+//!
+//! - `hostile`: well-behaved jobs timed while hostile guests run without
+//!   pause, against the same jobs alone; on every CPU, then pinned to one.
+//! - `soak`: a mixed workload for `--minutes N` (default 30); no job lost,
+//!   no memory or descriptor growth.
+//!
+//! `cargo xtask bench [hello|nd|http|deploy|m4|m10|hostile|soak] [--quick] [--minutes N]`
 
 mod deploy;
+mod hostile;
 mod http;
 mod m10;
 mod m4;
+mod server;
+mod soak;
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -41,10 +52,17 @@ const IO_BUFFER: usize = 1 << 20;
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let minutes: f64 = match args.iter().position(|a| a == "--minutes") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|m| m.parse().ok())
+            .context("--minutes takes a number")?,
+        None => 30.0,
+    };
     let only: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
+        .filter(|a| !a.starts_with("--") && a.parse::<f64>().is_err())
         .collect();
     let wants = |name: &str| only.is_empty() || only.contains(&name);
     println!(
@@ -69,6 +87,13 @@ async fn main() -> Result<()> {
     }
     if wants("m10") {
         m10::run(quick).await?;
+    }
+    // Long, and about robustness rather than speed: only when named.
+    if only.contains(&"hostile") {
+        hostile::run(quick).await?;
+    }
+    if only.contains(&"soak") {
+        soak::run(minutes).await?;
     }
     Ok(())
 }

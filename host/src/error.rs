@@ -86,6 +86,10 @@ pub enum Error {
     /// A storage quota is full.
     #[error("{0}")]
     StorageFull(String),
+    /// The server's own disk is full: nothing was kept of the request, and
+    /// it may succeed once space is freed.
+    #[error("the server's storage is full: {0}")]
+    InsufficientStorage(String),
     /// The request's headers are larger than allowed.
     #[error("{0}")]
     HeadersTooLarge(String),
@@ -123,14 +127,29 @@ impl Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
+        if e.is_disk_full() {
+            return Error::InsufficientStorage(e.to_string());
+        }
         Error::Internal(e.to_string())
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
+        if is_disk_full(&e) {
+            return Error::InsufficientStorage(e.to_string());
+        }
         Error::Internal(e.to_string())
     }
+}
+
+/// Whether `e` says the disk (or the user's share of it) is full: a state
+/// that passes, unlike the other I/O failures.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Result with the service's error.

@@ -173,6 +173,22 @@ impl Fetcher {
         })
     }
 
+    /// Whether a connection to `ip` may be made: public, or inside a
+    /// network the operator allowed (IPv6 forms of IPv4 addresses judged by
+    /// the IPv4 address they reach).
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        self.policy.permits(ip)
+    }
+
+    /// Checks `href` as [`Fetcher::fetch`] does before it connects: parsed,
+    /// http or https, and an IP address in it permitted. Names are checked
+    /// only when resolved, on fetching.
+    pub fn check_href(&self, href: &str) -> Result<()> {
+        let url = reqwest::Url::parse(href)
+            .map_err(|e| Error::InvalidParameter(format!("href '{href}': {e}")))?;
+        self.check_url(&url)
+    }
+
     fn check_url(&self, url: &reqwest::Url) -> Result<()> {
         let refuse = |why: &str| Err(Error::InvalidParameter(format!("href '{url}' {why}")));
         if !matches!(url.scheme(), "http" | "https") {

@@ -15,6 +15,7 @@
 //!   [`server`]: assembly from the [`config`].
 //! - [`cwl`]: a CWL v1.2 runner (documents, expressions, workflows, step backends).
 //! - [`billing`]: quotations priced from fuel metering, and bills.
+//! - [`integrity`]: the audit of the module store and artifact cache.
 //! - [`metrics`]: what the service counts, for Prometheus.
 //! - [`client`]: a client of any OGC API – Processes server, for the CLI.
 
@@ -28,6 +29,7 @@ pub mod cwl;
 pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod integrity;
 pub mod jobs;
 pub mod metrics;
 pub mod model;

@@ -161,6 +161,24 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Check the data folder's module store and compiled artifacts.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Rehash every module, check every artifact's signature, and match
+    /// them against the deployed processes; exits 1 if anything is left
+    /// wrong. Safe while a server runs on the folder.
+    Verify {
+        /// Quarantine damaged modules, delete damaged or orphaned artifacts
+        /// (compiled again on their next load) and stale temporary files.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -361,6 +379,9 @@ async fn cli() -> Result<()> {
     match cli.command {
         Command::Tenant { action } => return tenant(&database, action).await,
         Command::Key { action } => return key(&database, action).await,
+        Command::Store {
+            action: StoreAction::Verify { repair },
+        } => return verify_store(&data_dir, repair).await,
         _ => {}
     }
     let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
@@ -369,6 +390,7 @@ async fn cli() -> Result<()> {
         Command::Serve { .. }
         | Command::Tenant { .. }
         | Command::Key { .. }
+        | Command::Store { .. }
         | Command::New { .. }
         | Command::Build { .. }
         | Command::Deploy { .. }
@@ -495,6 +517,34 @@ async fn key(database: &Database, action: KeyAction) -> Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn verify_store(data_dir: &std::path::Path, repair: bool) -> Result<()> {
+    if !data_dir.join("wades.db").exists() {
+        bail!("{} holds no wades database", data_dir.display());
+    }
+    let store = store(data_dir).await?;
+    let deployments = store.deployments().await?;
+    store.close().await;
+    let report = wades::integrity::verify(data_dir, &deployments, repair)?;
+    for p in &report.problems {
+        match &p.repaired {
+            Some(how) => println!("repaired: {}: {how}", p.what),
+            None => println!("problem: {}", p.what),
+        }
+    }
+    let unresolved = report.unresolved();
+    println!(
+        "{} modules and {} artifacts sound; {} problems, {} left",
+        report.sound_modules,
+        report.sound_artifacts,
+        report.problems.len(),
+        unresolved
+    );
+    if unresolved > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

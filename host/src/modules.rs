@@ -33,8 +33,7 @@ impl ModuleStore {
         let path = self.path(&digest);
         if !path.exists() {
             let tmp = path.with_extension(format!("tmp{}", unique()));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
+            write_then_rename(&tmp, &path, bytes)?;
         }
         Ok(digest)
     }
@@ -83,6 +82,17 @@ impl ModuleStore {
         }
         Ok(out)
     }
+}
+
+/// Writes `bytes` to `tmp`, then renames it to `path`, so that `path` is
+/// either absent or whole. A failed write (a full disk) removes `tmp`
+/// rather than leave half a file taking the space that is short.
+pub(crate) fn write_then_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let written = std::fs::write(tmp, bytes).and_then(|()| std::fs::rename(tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    written
 }
 
 /// Distinguishes temporary files of concurrent writers.

@@ -14,12 +14,17 @@
 //! - `bench`: `guests`, then the benchmarks (M4 on a private PostgreSQL).
 //! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
+//! - `fuzz [TARGET...] [--seconds N]`: the fuzz targets of `fuzz/` ([`fuzz`]).
+//!
+//! `test` ends with every fuzz target for [`fuzz::CI_SECONDS`] each (the
+//! 3-minute soak is a test of `bench/`).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wades_guest_build::Adapter;
 
+mod fuzz;
 mod postgres;
 
 /// Every guest crate under `example-processes/` that is a component.
@@ -67,6 +72,21 @@ fn main() -> Result<()> {
             build_guests(&root)?;
             postgres_suite(&root)
         }
+        Some("fuzz") => {
+            let seconds = match args.iter().position(|a| a == "--seconds") {
+                Some(i) => args
+                    .get(i + 1)
+                    .and_then(|s| s.parse().ok())
+                    .context("--seconds N")?,
+                None => 600,
+            };
+            let targets: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err())
+                .collect();
+            fuzz::run(&root, &targets, seconds)
+        }
         Some("componentize") if args.len() == 3 => {
             let module = std::fs::read(&args[1])?;
             let component = wades_guest_build::componentize(&module, Adapter::Reactor)?;
@@ -107,7 +127,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve|test|test-pg|guests|bench|demo|componentize IN.wasm OUT.wasm>"
+                "usage: cargo xtask <serve|test|test-pg|guests|bench|demo|fuzz|componentize IN.wasm OUT.wasm>"
             );
             std::process::exit(2);
         }
@@ -118,13 +138,15 @@ fn main() -> Result<()> {
 /// step tests (`host/tests/cwl_docker.rs`) build their image `FROM scratch`,
 /// since no registry can be reached; Chromium and its WebDriver for the
 /// browser test (`tests/browser.rs`); PostgreSQL, which the tests run
-/// privately (see [`postgres`]).
+/// privately (see [`postgres`]); a C++ compiler for libFuzzer
+/// (`cargo xtask fuzz`).
 const TEST_PACKAGES: &[&str] = &[
     "busybox-static",
     "chromium",
     "chromium-driver",
     "postgresql",
     "postgresql-client",
+    "g++",
 ];
 
 /// The end-to-end test files run a second time on PostgreSQL: OGC API -
@@ -144,13 +166,7 @@ fn postgres_suite(root: &Path) -> Result<()> {
     let env = [("WADES_TEST_DATABASE", pg.url.as_str())];
     let store = cargo_env(
         root,
-        &[
-            "test",
-            "--release",
-            "--no-fail-fast",
-            "--lib",
-            "store::",
-        ],
+        &["test", "--release", "--no-fail-fast", "--lib", "store::"],
         &env,
     );
     // The workspace's own package selection, as in the SQLite run: a `-p`

@@ -10,9 +10,10 @@ pub struct Attack {
     ///
     /// `loop` spins forever, `memory` allocates without end, `recursion`
     /// overflows the stack, `huge-output` returns a very large string,
-    /// `panic` panics, `escape` tries to read outside the sandbox.
+    /// `panic` panics, `escape` tries to read outside the sandbox,
+    /// `log-flood` logs and prints lines without end.
     #[wades(
-        schema = r#"{"type": "string", "enum": ["loop", "memory", "recursion", "huge-output", "panic", "escape"]}"#
+        schema = r#"{"type": "string", "enum": ["loop", "memory", "recursion", "huge-output", "panic", "escape", "log-flood"]}"#
     )]
     attack: String,
     /// Size of the huge output in MiB (default 64).
@@ -40,6 +41,7 @@ fn hostile(input: Attack) -> Result<Loot, ProcessError> {
         "huge-output" => "x".repeat((input.size_mib.unwrap_or(64) as usize) << 20),
         "panic" => panic!("hostile guest panicked on purpose"),
         "escape" => escape(),
+        "log-flood" => flood(),
         other => {
             return Err(ProcessError::invalid_input(format!(
                 "unknown attack '{other}'"
@@ -54,6 +56,16 @@ fn spin() -> String {
     loop {
         x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
+}
+
+fn flood() -> String {
+    for n in 0u64.. {
+        let line = format!("line {n} of a flood that never ends {}", "~".repeat(200));
+        wades_guest::warn(&line);
+        println!("{line}");
+        eprintln!("{line}");
+    }
+    unreachable!()
 }
 
 fn hoard() -> String {

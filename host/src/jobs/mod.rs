@@ -601,7 +601,7 @@ async fn run(
         None => None,
     };
     if row.as_deref() != Some(&Row::Deferred) {
-        let finished = finish(&inner, &job.id, &end).await;
+        let finished = finish_durably(&inner, &job.id, &end).await;
         drop((row, slot));
         return inner.conclude(&job.id, finished, reply);
     }
@@ -632,6 +632,8 @@ async fn run(
         }
         Err(e) => {
             let _entered = span.enter();
+            // The job was never recorded, so nothing may point at its files.
+            remove_dir(&after.dir.join(&record.id));
             drop((row, slot));
             after.conclude(&record.id, Err(e.into()), reply);
         }
@@ -677,6 +679,30 @@ async fn finish(inner: &Inner, id: &str, end: &End) -> Result<JobRecord> {
                 .and_then(|j| j.ok_or_else(|| Error::NoSuchJob(id.into())))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// [`finish`], and when the disk is too full to keep the job's results,
+/// records it as failed without them; should even that not fit, retries
+/// until space is freed, so that no job stays `running` for good.
+async fn finish_durably(inner: &Inner, id: &str, end: &End) -> Result<JobRecord> {
+    let detail = match finish(inner, id, end).await {
+        Err(Error::InsufficientStorage(detail)) => detail,
+        other => return other,
+    };
+    tracing::warn!(job = %id, %detail, "no room for the job's results: it fails");
+    remove_dir(&inner.dir.join(id));
+    let failed = End::of(Err(RunError::InsufficientStorage(detail)), end.usage);
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match finish(inner, id, &failed).await {
+            Err(Error::InsufficientStorage(detail)) => {
+                tracing::error!(job = %id, %detail, "the disk is full: retrying to record the job's end");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -822,7 +848,7 @@ async fn execute(
     let mounted = entry.description.stages_files();
     if mounted {
         for d in [&dirs.inputs, &dirs.outputs] {
-            std::fs::create_dir_all(d).map_err(|e| RunError::Host(format!("job folders: {e}")))?;
+            std::fs::create_dir_all(d).map_err(|e| RunError::host_io("job folders", &e))?;
         }
     }
     let inputs = staging::stage(
@@ -870,16 +896,21 @@ async fn execute(
             if let RunError::OutOfFuel { fuel } = &e {
                 used.fuel = *fuel;
             }
+            // A failed job has no results: what it wrote only takes space.
+            remove_dir(&dirs.outputs);
             return Err(e);
         }
     };
     used.fuel = output.fuel_consumed.unwrap_or(0);
     let mut stored = Vec::with_capacity(output.outputs.len());
     for (i, out) in output.outputs.into_iter().enumerate() {
-        stored.push((
-            out.id.clone(),
-            store_output(&dirs, i, out).map_err(|e| RunError::Host(e.to_string()))?,
-        ));
+        match store_output(&dirs, i, out.value) {
+            Ok(kept) => stored.push((out.id, kept)),
+            Err(e) => {
+                remove_dir(&dirs.outputs);
+                return Err(RunError::host_io("storing the outputs", &e));
+            }
+        }
     }
     // Binary outputs are written to files even without mounted folders.
     let has_files = mounted
@@ -903,9 +934,13 @@ pub fn input_bytes(inputs: &[NamedValue]) -> u64 {
 
 /// Files stay where the guest wrote them; inline bytes go to a file too, so
 /// that the database holds only small documents.
-fn store_output(dirs: &JobDirs, index: usize, out: NamedValue) -> std::io::Result<StoredOutput> {
+fn store_output(
+    dirs: &JobDirs,
+    index: usize,
+    value: crate::model::Value,
+) -> std::io::Result<StoredOutput> {
     use crate::model::Value;
-    Ok(match out.value {
+    Ok(match value {
         Value::File { path, media_type } => {
             let file = path.trim_start_matches("/outputs/").to_string();
             StoredOutput::File { file, media_type }

@@ -71,6 +71,9 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
             ours("storage-quota-exceeded"),
             "Storage quota exceeded",
         ),
+        Error::InsufficientStorage(_) => {
+            (507, ours("insufficient-storage"), "Insufficient storage")
+        }
         Error::HeadersTooLarge(_) => (431, ours("headers-too-large"), "Request headers too large"),
         Error::RequestTimeout(_) => (503, ours("request-timeout"), "Request timed out"),
         Error::MethodNotAllowed => (405, ours("method-not-allowed"), "Method not allowed"),
@@ -81,6 +84,9 @@ pub fn for_error(e: &Error) -> (u16, String, &'static str) {
             | LoadError::BadDescription(_)
             | LoadError::OverBudget(_),
         ) => (400, ours("invalid-component"), "Invalid component"),
+        Error::Load(LoadError::DiskFull(_)) => {
+            (507, ours("insufficient-storage"), "Insufficient storage")
+        }
         Error::Load(LoadError::Host(_)) | Error::Internal(_) => {
             (500, ours("internal-error"), "Internal server error")
         }
@@ -109,6 +115,9 @@ pub fn job_failure(run: &RunError) -> (u16, String, &'static str) {
             ours("storage-quota-exceeded"),
             "Storage quota exceeded",
         ),
+        RunError::InsufficientStorage(_) => {
+            (507, ours("insufficient-storage"), "Insufficient storage")
+        }
         RunError::Host(_) => (500, ours("internal-error"), "Internal server error"),
     }
 }

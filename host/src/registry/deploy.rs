@@ -86,14 +86,26 @@ impl Registry {
         }
         self.admit_module(&who.tenant, None, prepared.bytes.len())
             .await?;
-        let digest = self.modules.put(&prepared.bytes)?;
-        self.store
-            .insert_process(&id, digest, &prepared.package, &who.tenant)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::DuplicateProcess(id) => Error::DuplicateProcess(id),
-                e => e.into(),
-            })?;
+        let stored = async {
+            let digest = self.modules.put(&prepared.bytes)?;
+            self.store
+                .insert_process(&id, digest, &prepared.package, &who.tenant)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::DuplicateProcess(id) => Error::DuplicateProcess(id),
+                    e => e.into(),
+                })?;
+            Ok::<_, Error>(digest)
+        };
+        let digest = match stored.await {
+            Ok(digest) => digest,
+            Err(e) => {
+                // Nothing may stay of a deployment that did not happen (a
+                // full disk, say): not its module, nor its compiled code.
+                self.collect(Digest::of(&prepared.bytes)).await;
+                return Err(e);
+            }
+        };
         self.insert(prepared.entry.clone());
         tracing::info!(%id, %digest, "deployed");
         Ok(prepared.entry)
@@ -111,11 +123,21 @@ impl Registry {
         let old = self.owned(id, who)?;
         self.admit_module(&old.owner, Some(id), prepared.bytes.len())
             .await?;
-        let digest = self.modules.put(&prepared.bytes)?;
-        self.store
-            .replace_process(id, digest, &prepared.package)
-            .await?
-            .ok_or_else(|| Error::NoSuchProcess(id.into()))?;
+        let stored = async {
+            let digest = self.modules.put(&prepared.bytes)?;
+            self.store
+                .replace_process(id, digest, &prepared.package)
+                .await?
+                .ok_or_else(|| Error::NoSuchProcess(id.into()))?;
+            Ok::<_, Error>(digest)
+        };
+        let digest = match stored.await {
+            Ok(digest) => digest,
+            Err(e) => {
+                self.collect(Digest::of(&prepared.bytes)).await;
+                return Err(e);
+            }
+        };
         self.insert(prepared.entry.clone());
         tracing::info!(%id, %digest, "replaced");
         self.collect(old.process.digest()).await;

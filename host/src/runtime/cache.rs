@@ -89,11 +89,7 @@ impl ArtifactCache {
     }
 
     fn mac(&self, digest: &Digest, artifact: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(digest.hex().as_bytes());
-        mac.update(self.fingerprint.as_bytes());
-        mac.update(artifact);
-        mac
+        mac(&self.key, &digest.hex(), &self.fingerprint, artifact)
     }
 
     /// The artifact of `digest`, deserialized only if it passes the HMAC check.
@@ -135,8 +131,14 @@ impl ArtifactCache {
         let artifact = component
             .serialize()
             .map_err(|e| LoadError::Host(e.to_string()))?;
-        self.store(digest, &artifact)
-            .map_err(|e| LoadError::Host(format!("caching artifact: {e}")))?;
+        self.store(digest, &artifact).map_err(|e| {
+            let message = format!("caching artifact: {e}");
+            if crate::error::is_disk_full(&e) {
+                LoadError::DiskFull(message)
+            } else {
+                LoadError::Host(message)
+            }
+        })?;
         let outcome = match rejected {
             Some(reason) => CacheOutcome::Recompiled { reason },
             None => CacheOutcome::Compiled,
@@ -145,15 +147,7 @@ impl ArtifactCache {
     }
 
     fn verified<'a>(&self, digest: &Digest, file: &'a [u8]) -> Result<&'a [u8], String> {
-        let header = MAGIC.len() + MAC_LEN;
-        if file.len() < header || &file[..MAGIC.len()] != MAGIC {
-            return Err("artifact header is missing".into());
-        }
-        let (tag, artifact) = file[MAGIC.len()..].split_at(MAC_LEN);
-        self.mac(digest, artifact)
-            .verify_slice(tag)
-            .map_err(|_| "artifact failed its integrity check".to_string())?;
-        Ok(artifact)
+        verify(&self.key, &digest.hex(), &self.fingerprint, file)
     }
 
     /// Signs `artifact` (serialized by an engine of this cache's fingerprint)
@@ -169,9 +163,101 @@ impl ArtifactCache {
         // two processes compiling the same bytes from sharing a temp file.
         let path = self.path(digest);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, &file)?;
-        std::fs::rename(&tmp, path)
+        crate::modules::write_then_rename(&tmp, &path, &file)
     }
+}
+
+/// The HMAC of an artifact: over the module's digest and the engine's
+/// fingerprint too, so an artifact cannot be passed off as another's.
+fn mac(key: &[u8; 32], digest_hex: &str, fingerprint: &str, artifact: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(digest_hex.as_bytes());
+    mac.update(fingerprint.as_bytes());
+    mac.update(artifact);
+    mac
+}
+
+/// The serialized code in artifact `file`, if its header and HMAC hold.
+fn verify<'a>(
+    key: &[u8; 32],
+    digest_hex: &str,
+    fingerprint: &str,
+    file: &'a [u8],
+) -> Result<&'a [u8], String> {
+    let header = MAGIC.len() + MAC_LEN;
+    if file.len() < header || &file[..MAGIC.len()] != MAGIC {
+        return Err("artifact header is missing".into());
+    }
+    let (tag, artifact) = file[MAGIC.len()..].split_at(MAC_LEN);
+    mac(key, digest_hex, fingerprint, artifact)
+        .verify_slice(tag)
+        .map_err(|_| "artifact failed its integrity check".to_string())?;
+    Ok(artifact)
+}
+
+/// What `wades store verify` finds of one file in the artifact folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactFinding {
+    /// A signed artifact whose HMAC holds, compiled from module `digest`.
+    Sound {
+        /// The module it was compiled from.
+        digest: Digest,
+    },
+    /// An artifact the server would refuse to load (and recompile).
+    Damaged {
+        /// The module it claims to be compiled from.
+        digest: Digest,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A half-written file left by a writer that died before its rename.
+    Leftover,
+    /// The cache's signing key itself.
+    Key,
+    /// Nothing the cache writes.
+    Foreign,
+}
+
+/// Judges the artifact folder's file `name` holding `file`, against the
+/// key of `dir` (`None` if the folder has no usable key: no artifact can
+/// then be verified). No engine is needed: the HMAC alone says whether the
+/// server made the file, which is all a load trusts.
+pub fn audit_artifact(key: Option<&[u8; 32]>, name: &str, file: &[u8]) -> ArtifactFinding {
+    if name == KEY_FILE {
+        return ArtifactFinding::Key;
+    }
+    let Some((stem, tail)) = name.split_once('.') else {
+        return ArtifactFinding::Foreign;
+    };
+    let Some((hex, fingerprint)) = stem.split_once('-') else {
+        return ArtifactFinding::Foreign;
+    };
+    let Some(digest) = Digest::parse(hex).filter(|_| hex.len() == 64) else {
+        return ArtifactFinding::Foreign;
+    };
+    let last = tail.rsplit('.').next().unwrap_or(tail);
+    if last.starts_with("tmp") {
+        return ArtifactFinding::Leftover;
+    }
+    if tail != "cwasm" && tail != "winch.cwasm" {
+        return ArtifactFinding::Foreign;
+    }
+    let Some(key) = key else {
+        return ArtifactFinding::Damaged {
+            digest,
+            reason: "the cache's signing key is missing".into(),
+        };
+    };
+    match verify(key, hex, fingerprint, file) {
+        Ok(_) => ArtifactFinding::Sound { digest },
+        Err(reason) => ArtifactFinding::Damaged { digest, reason },
+    }
+}
+
+/// The signing key of the artifact folder `dir`, without creating one.
+pub fn artifact_key(dir: &Path) -> Option<[u8; 32]> {
+    let bytes = std::fs::read(dir.join(KEY_FILE)).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
 
 fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {

@@ -18,6 +18,9 @@ pub enum LoadError {
     /// message names which and its value.
     #[error("{0}")]
     OverBudget(String),
+    /// The server's disk is full: the compiled code could not be kept.
+    #[error("the server's storage is full: {0}")]
+    DiskFull(String),
     /// Disk or other host trouble.
     #[error("loading the component failed: {0}")]
     Host(String),
@@ -73,9 +76,25 @@ pub enum RunError {
     /// The owner's result storage quota has no room for the results.
     #[error("{0}")]
     ResultStorageFull(String),
+    /// The server's disk filled up while the job set up or kept its files;
+    /// nothing of them is kept.
+    #[error("the server's storage is full: {0}")]
+    InsufficientStorage(String),
     /// The host could not set the job up.
     #[error("the job could not be started: {0}")]
     Host(String),
+}
+
+impl RunError {
+    /// The job's failure for an I/O error of the host while it handled the
+    /// job's files (`doing` says what it was doing).
+    pub fn host_io(doing: &str, e: &std::io::Error) -> Self {
+        if crate::error::is_disk_full(e) {
+            RunError::InsufficientStorage(format!("{doing}: {e}"))
+        } else {
+            RunError::Host(format!("{doing}: {e}"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +120,7 @@ mod tests {
             RunError::InvalidOutput("too big".into()),
             RunError::Host("disk full".into()),
             RunError::ResultStorageFull("quota".into()),
+            RunError::InsufficientStorage("no space left on device".into()),
         ] {
             let json = serde_json::to_value(&e).unwrap();
             assert_eq!(serde_json::from_value::<RunError>(json).unwrap(), e);

@@ -61,6 +61,8 @@ const EXIT_INVALID: i32 = 2;
 /// The compiler reported running out of memory. Failed allocations in Rust
 /// code abort instead; [`verdict`] recognises those by their message.
 const EXIT_MEMORY: i32 = 3;
+/// The artifact could not be written: the disk is full.
+const EXIT_DISK_FULL: i32 = 4;
 /// Cranelift compiles functions in parallel; beyond this, threads mostly
 /// add memory and take cores from running jobs.
 const MAX_COMPILE_THREADS: usize = 4;
@@ -174,6 +176,7 @@ fn verdict(status: ExitStatus, stderr: &[u8], budget: &CompileBudget) -> Result<
         Some(0) => Ok(()),
         Some(EXIT_INVALID) => Err(LoadError::Invalid(message)),
         Some(EXIT_MEMORY) => Err(memory()),
+        Some(EXIT_DISK_FULL) => Err(LoadError::DiskFull(message)),
         _ if signal(status) == Some(SIGXCPU) => {
             Err(over_budget("time", &fmt_duration(budget.time)))
         }
@@ -303,9 +306,14 @@ fn child(spec: &str) -> Result<(), (i32, String)> {
             format!("{e:#}"),
         )
     })?;
-    cache
-        .store(&digest, &artifact)
-        .map_err(|e| host("caching the artifact", &e))
+    cache.store(&digest, &artifact).map_err(|e| {
+        let code = if crate::error::is_disk_full(&e) {
+            EXIT_DISK_FULL
+        } else {
+            EXIT_HOST
+        };
+        (code, format!("caching the artifact: {e}"))
+    })
 }
 
 /// Caps the address space and CPU time, and skips core dumps (an abort at

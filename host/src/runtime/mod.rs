@@ -37,7 +37,7 @@ mod job;
 mod state;
 mod world;
 
-pub use cache::CacheOutcome;
+pub use cache::{artifact_key, audit_artifact, ArtifactFinding, CacheOutcome};
 pub use command::{CommandJob, CommandOutput, CommandProgram, Preopen};
 pub use config::RuntimeConfig;
 pub use engine::Tier;
@@ -212,6 +212,19 @@ impl Runtime {
 
     fn compiler(&self, tier: Tier) -> &Compiler {
         self.inner.compiler(tier)
+    }
+
+    /// What intake checks of uploaded bytes before their guest ever runs:
+    /// a component, valid, compiled by the quick tier, and targeting the
+    /// `wades:process` world, linked. In this process, without a budget and
+    /// without caching: for fuzzing and tests, never for real uploads
+    /// (which [`Self::load_untrusted`] compiles in a child).
+    pub fn vet(&self, bytes: &[u8]) -> Result<(), LoadError> {
+        reject_non_components(bytes)?;
+        let c = &self.inner.quick;
+        let component =
+            Component::new(&c.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        c.prepare(&component).map(|_| ())
     }
 
     /// Loads a component: compiled once per content hash, checked against

@@ -64,6 +64,42 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
+    /// A write whose transaction SQLite rolled back by itself, for want of
+    /// disk space if `disk_full`.
+    pub(super) fn rolled_back(disk_full: bool) -> Self {
+        use rusqlite::ffi;
+        let code = if disk_full {
+            ffi::SQLITE_FULL
+        } else {
+            ffi::SQLITE_ABORT
+        };
+        StoreError::Write(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(code),
+            Some("the transaction holding this write was rolled back".into()),
+        ))
+    }
+
+    /// Whether the write failed because the disk is full (SQLITE_FULL or
+    /// ENOSPC), which passes once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Write(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                // SQLite's primary result code, whatever the extended one.
+                e.code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| c & 0xff == rusqlite::ffi::SQLITE_FULL)
+            }
+            StoreError::Database(sqlx::Error::Io(e)) | StoreError::Io(e) => {
+                crate::error::is_disk_full(e)
+            }
+            StoreError::Batch(e) => e.is_disk_full(),
+            _ => false,
+        }
+    }
+
     /// A uniqueness violation as [`StoreError::Duplicate`] of `what`.
     pub(super) fn unique(e: rusqlite::Error, what: String) -> Self {
         if let rusqlite::Error::SqliteFailure(f, _) = &e {

@@ -38,8 +38,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 type Completion = Box<dyn FnOnce(Option<&Arc<StoreError>>) + Send>;
 
 /// One write: runs its statements on the writer's connection, inside the
-/// batch transaction, and says how to answer once the batch is done.
-type Op = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// batch transaction, and says how to answer once the batch is done, and
+/// whether it failed for want of disk space.
+type Op = Box<dyn FnOnce(&Connection) -> (Completion, bool) + Send>;
 
 /// The sending side of the writer thread. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -132,12 +133,14 @@ impl Writer {
     {
         let op: Op = Box::new(move |conn| {
             let result = f(conn);
-            Box::new(move |batch: Option<&Arc<StoreError>>| {
+            let disk_full = matches!(&result, Err(e) if e.is_disk_full());
+            let complete: Completion = Box::new(move |batch: Option<&Arc<StoreError>>| {
                 done(match batch {
                     Some(e) => Err(StoreError::Batch(e.clone())),
                     None => result,
                 })
-            })
+            });
+            (complete, disk_full)
         });
         self.ops.send(op).map_err(|_| StoreError::WriterGone)
     }
@@ -200,17 +203,30 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, quit: &AtomicBool)
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            // Without a transaction each write commits on its own and
-            // reports its own error, which is the best that can be said.
-            tracing::error!(error = %e, "starting a job store transaction failed");
-            for op in ops.drain(..) {
-                op(&conn)(None);
-            }
-            continue;
-        }
+        let mut in_transaction = begin(&conn);
         for op in ops.drain(..) {
-            done.push(op(&conn));
+            let (complete, disk_full) = op(&conn);
+            if !in_transaction {
+                // It committed on its own, and its own result stands.
+                complete(None);
+                continue;
+            }
+            done.push(complete);
+            if conn.is_autocommit() {
+                // SQLite rolled the whole transaction back by itself (a
+                // full disk, an I/O error): every write of the batch so far
+                // is undone, and the writes after it must not commit one by
+                // one while being told that their batch failed.
+                let e = Arc::new(StoreError::rolled_back(disk_full));
+                tracing::error!(error = %e, writes = done.len(), "a batch of job store writes was rolled back");
+                for complete in done.drain(..) {
+                    complete(Some(&e));
+                }
+                in_transaction = begin(&conn);
+            }
+        }
+        if !in_transaction {
+            continue;
         }
         let outcome = conn
             .execute_batch("COMMIT")
@@ -225,6 +241,19 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, quit: &AtomicBool)
         }
         if quit.load(Ordering::Acquire) {
             return;
+        }
+    }
+}
+
+/// Starts a batch transaction; `false` if none could be started. Without
+/// one each write commits on its own and reports its own error, which is
+/// the best that can be said.
+fn begin(conn: &Connection) -> bool {
+    match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "starting a job store transaction failed");
+            false
         }
     }
 }
