@@ -381,7 +381,7 @@ async fn cli() -> Result<()> {
         Command::Key { action } => return key(&database, action).await,
         Command::Store {
             action: StoreAction::Verify { repair },
-        } => return verify_store(&data_dir, repair).await,
+        } => return verify_store(&data_dir, &database, repair).await,
         _ => {}
     }
     let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
@@ -520,11 +520,13 @@ async fn key(database: &Database, action: KeyAction) -> Result<()> {
     Ok(())
 }
 
-async fn verify_store(data_dir: &std::path::Path, repair: bool) -> Result<()> {
-    if !data_dir.join("wades.db").exists() {
-        bail!("{} holds no wades database", data_dir.display());
+async fn verify_store(data_dir: &std::path::Path, database: &Database, repair: bool) -> Result<()> {
+    if let Database::Sqlite(db) = database {
+        if !db.exists() {
+            bail!("{} holds no wades database", data_dir.display());
+        }
     }
-    let store = store(data_dir).await?;
+    let store = JobStore::connect(database).await?;
     let deployments = store.deployments().await?;
     store.close().await;
     let report = wades::integrity::verify(data_dir, &deployments, repair)?;

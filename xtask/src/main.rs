@@ -16,8 +16,9 @@
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
 //! - `fuzz [TARGET...] [--seconds N]`: the fuzz targets of `fuzz/` ([`fuzz`]).
 //!
-//! `test` ends with every fuzz target for [`fuzz::CI_SECONDS`] each (the
-//! 3-minute soak is a test of `bench/`).
+//! `test` replays the fuzz seeds and regressions (`fuzz/checks`) and runs
+//! the 3-minute soak (a test of `bench/`); the libFuzzer runs themselves
+//! are `cargo xtask fuzz` until their build is measured to fit CI's budget.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};

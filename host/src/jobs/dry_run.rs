@@ -105,7 +105,7 @@ async fn run(
                 // dropped), so that the count is the same.
                 let mut stored = Vec::with_capacity(output.outputs.len());
                 for (i, out) in output.outputs.into_iter().enumerate() {
-                    stored.push((out.id.clone(), super::store_output(&dirs, i, out)?));
+                    stored.push((out.id, super::store_output(&dirs, i, out.value)?));
                 }
                 let files = mounted
                     || stored

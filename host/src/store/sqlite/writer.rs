@@ -151,7 +151,7 @@ impl Writer {
         let quit = self.quit.clone();
         let op: Op = Box::new(move |_| {
             quit.store(true, Ordering::Release);
-            Box::new(|_| {})
+            (Box::new(|_| {}), false)
         });
         if self.ops.send(op).is_ok() {
             while !self.stopped.load(Ordering::Acquire) {
