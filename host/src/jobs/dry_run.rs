@@ -80,7 +80,11 @@ async fn run(
         }
         let inputs =
             staging::stage(&inner.fetcher, &entry.description, inputs, &dirs.inputs).await?;
-        let quota = inner.quotas.of(owner).await?;
+        // A dry run is a run: the owner's quota admits it like a sync job
+        // and it counts as running while it runs.
+        let running = inner.owners.count(owner);
+        let quota = inner.quotas.admit_sync(owner, running).await?;
+        let _counted = inner.owners.enter(owner);
         let cap = Limits {
             fuel: Some(fuel_cap),
             ..Limits::default()
