@@ -551,6 +551,24 @@ fn a_job_running_during_a_replace_finishes_on_the_old_component() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let job = r.headers()["location"].to_str().unwrap().to_string();
+    // Running, so bound to its component, before the replace (a job binds
+    // its process when it starts, and a queued one would get the new one).
+    let started = std::time::Instant::now();
+    while s
+        .client()
+        .get(&job)
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["status"]
+        == "accepted"
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the job never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let r = s
         .client()
         .put(s.url("/processes/moving"))

@@ -6,6 +6,12 @@
 //! ```toml
 //! bind = "127.0.0.1:8080"
 //! data_dir = "./wades-data"
+//! database = "postgres://wades@db/wades"        # default: SQLite in data_dir/wades.db (also
+//!                                               # --database, WADES_DATABASE); several nodes share
+//!                                               # one PostgreSQL (docs/scaling.md)
+//! role = "all"                                  # api: HTTP only; worker: runs jobs only; all: both
+//!                                               # (also --role, WADES_ROLE)
+//! lease_seconds = 30                            # PostgreSQL: a dead node's jobs run again after this
 //! public_url = "https://processes.example.org"  # base of every link; default http://<bind>
 //! builtin_dir = "target/wasm"                   # where the built-in components are
 //! builtins = ["hello-world", "echo", "normalized-difference", "otsu"]
@@ -105,6 +111,14 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Where the database, compiled artifacts and job files live.
     pub data_dir: PathBuf,
+    /// The database: a `postgres://` URL, or an SQLite file; `None` is
+    /// `data_dir/wades.db`.
+    pub database: Option<String>,
+    /// What this node does.
+    pub role: NodeRole,
+    /// How long a job claimed by a node of a shared database stays its
+    /// without a heartbeat (PostgreSQL only).
+    pub lease_seconds: u64,
     /// Base URL of every link; `http://<bind>` if unset.
     pub public_url: Option<String>,
     /// Folder of the built-in process components.
@@ -148,6 +162,40 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Prices and quotations.
     pub billing: crate::billing::BillingConfig,
+}
+
+/// What a node does; nodes sharing a PostgreSQL database may differ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// Serves HTTP and queues jobs, and runs none of the queued ones (sync
+    /// executions still run where the client is connected).
+    Api,
+    /// Runs queued jobs, and serves HTTP too (for health and metrics).
+    Worker,
+    /// Both.
+    #[default]
+    All,
+}
+
+impl NodeRole {
+    /// Whether this node takes jobs from the queue.
+    pub fn runs_queue(self) -> bool {
+        self != NodeRole::Api
+    }
+}
+
+impl std::str::FromStr for NodeRole {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "api" => Ok(NodeRole::Api),
+            "worker" => Ok(NodeRole::Worker),
+            "all" => Ok(NodeRole::All),
+            other => Err(format!("role '{other}' is not api, worker or all")),
+        }
+    }
 }
 
 /// Who may read `GET /metrics`, if it is served at all.
@@ -345,6 +393,9 @@ impl Default for Config {
         Config {
             bind: "127.0.0.1:8080".parse().expect("valid address"),
             data_dir: PathBuf::from("./wades-data"),
+            database: None,
+            role: NodeRole::All,
+            lease_seconds: 30,
             public_url: None,
             builtin_dir: None,
             builtins: ["hello-world", "echo", "normalized-difference", "otsu"]
@@ -416,6 +467,18 @@ impl Config {
         if let Some(v) = var("WADES_DATA_DIR") {
             self.data_dir = v.into();
         }
+        if let Some(v) = var("WADES_DATABASE") {
+            self.database = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("WADES_ROLE") {
+            self.role = parse("WADES_ROLE", v)?;
+        }
+        if let Some(v) = var("WADES_MAX_ATTEMPTS") {
+            self.max_attempts = parse("WADES_MAX_ATTEMPTS", v)?;
+        }
+        if let Some(v) = var("WADES_LEASE_SECONDS") {
+            self.lease_seconds = parse("WADES_LEASE_SECONDS", v)?;
+        }
         if let Some(v) = var("WADES_PUBLIC_URL") {
             self.public_url = Some(v);
         }
@@ -471,8 +534,10 @@ impl Config {
             self.cwl.docker.get_or_insert_with(Default::default).pull = pull;
         }
         if let Some(v) = var("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD") {
-            self.cwl.docker.get_or_insert_with(Default::default).allow_image_build =
-                parse("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD", v)?;
+            self.cwl
+                .docker
+                .get_or_insert_with(Default::default)
+                .allow_image_build = parse("WADES_CWL_DOCKER_ALLOW_IMAGE_BUILD", v)?;
         }
         Ok(())
     }
@@ -499,12 +564,41 @@ impl Config {
         }
     }
 
+    /// Where the store is: `database`, or SQLite in `data_dir`.
+    pub fn database(&self) -> crate::store::Database {
+        match &self.database {
+            Some(d) => crate::store::Database::parse(d),
+            None => crate::store::Database::Sqlite(self.data_dir.join("wades.db")),
+        }
+    }
+
+    /// Opens the store this configuration names, as this node.
+    pub async fn open_store(&self) -> Result<crate::store::JobStore, crate::store::StoreError> {
+        match self.database() {
+            crate::store::Database::Postgres(url) => {
+                Ok(crate::store::pg::PgStore::connect(&url, self.pg_options())
+                    .await?
+                    .into())
+            }
+            sqlite => crate::store::JobStore::connect(&sqlite).await,
+        }
+    }
+
+    /// How this node takes part in a PostgreSQL store.
+    pub fn pg_options(&self) -> crate::store::pg::PgOptions {
+        crate::store::pg::PgOptions {
+            lease: std::time::Duration::from_secs(self.lease_seconds.max(1)),
+            ..Default::default()
+        }
+    }
+
     /// The job service settings.
     pub fn jobs(&self) -> crate::jobs::JobsConfig {
         crate::jobs::JobsConfig {
             workers: self.workers,
             running_jobs: self.running_jobs,
             max_attempts: self.max_attempts,
+            run_queue: self.role.runs_queue(),
         }
     }
 

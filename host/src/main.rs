@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use wades::config::{Config, LogFormat};
 use wades::model::{NamedValue, Role, Value};
 use wades::runtime::{Job, JobDirs, Runtime, RuntimeConfig};
-use wades::store::JobStore;
+use wades::store::{Database, JobStore};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +32,10 @@ struct Cli {
     /// [default: ./wades-data; env WADES_DATA_DIR].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// The database: a postgres:// URL that several nodes share, or an
+    /// SQLite file [default: DATA_DIR/wades.db; env WADES_DATABASE].
+    #[arg(long, global = true)]
+    database: Option<String>,
     /// How log lines are written to standard error [default: text, or
     /// `log_format` of the configuration file].
     #[arg(long, global = true, env = "WADES_LOG_FORMAT", value_enum)]
@@ -53,6 +57,10 @@ enum Command {
         /// Folder of the built-in process components [env WADES_BUILTIN_DIR].
         #[arg(long)]
         builtin_dir: Option<PathBuf>,
+        /// What this node does: serve the API, run queued jobs, or both
+        /// [default: all; env WADES_ROLE].
+        #[arg(long, value_enum)]
+        role: Option<wades::config::NodeRole>,
     },
     /// Print the OGC description of a process component.
     Describe {
@@ -266,6 +274,7 @@ async fn cli() -> Result<()> {
         bind,
         config,
         builtin_dir,
+        role,
     } = cli.command
     {
         let mut config = Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
@@ -278,6 +287,12 @@ async fn cli() -> Result<()> {
         }
         if let Some(d) = builtin_dir {
             config.builtin_dir = Some(d);
+        }
+        if let Some(d) = cli.database {
+            config.database = Some(d);
+        }
+        if let Some(r) = role {
+            config.role = r;
         }
         if let Some(f) = cli.log_format {
             config.log_format = f;
@@ -335,9 +350,17 @@ async fn cli() -> Result<()> {
         .data_dir
         .or_else(|| std::env::var_os("WADES_DATA_DIR").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("./wades-data"));
+    let database = match cli.database.or_else(|| {
+        std::env::var("WADES_DATABASE")
+            .ok()
+            .filter(|d| !d.is_empty())
+    }) {
+        Some(d) => Database::parse(&d),
+        None => Database::Sqlite(data_dir.join("wades.db")),
+    };
     match cli.command {
-        Command::Tenant { action } => return tenant(&data_dir, action).await,
-        Command::Key { action } => return key(&data_dir, action).await,
+        Command::Tenant { action } => return tenant(&database, action).await,
+        Command::Key { action } => return key(&database, action).await,
         _ => {}
     }
     let runtime = Runtime::new(RuntimeConfig::new(data_dir.join("artifacts")))?;
@@ -416,12 +439,8 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-async fn store(data_dir: &std::path::Path) -> Result<JobStore> {
-    Ok(JobStore::open(&data_dir.join("wades.db")).await?)
-}
-
-async fn tenant(data_dir: &std::path::Path, action: TenantAction) -> Result<()> {
-    let store = store(data_dir).await?;
+async fn tenant(database: &Database, action: TenantAction) -> Result<()> {
+    let store = JobStore::connect(database).await?;
     match action {
         TenantAction::Add { id, role } => {
             let Some(role) = Role::parse(&role) else {
@@ -454,8 +473,8 @@ async fn tenant(data_dir: &std::path::Path, action: TenantAction) -> Result<()> 
     Ok(())
 }
 
-async fn key(data_dir: &std::path::Path, action: KeyAction) -> Result<()> {
-    let store = store(data_dir).await?;
+async fn key(database: &Database, action: KeyAction) -> Result<()> {
+    let store = JobStore::connect(database).await?;
     match action {
         KeyAction::Create { tenant } => {
             let key = wades::tenancy::keys::issue(&store, &tenant).await?;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod database;
 pub mod venv;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -49,12 +50,12 @@ pub fn binary() -> PathBuf {
 /// Runs `wades ARGS` (a CLI command, not the server) on the data folder
 /// `data` and returns its standard output; panics if it fails.
 pub fn cli(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(binary())
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("wades runs");
+    let mut cmd = Command::new(binary());
+    cmd.arg("--data-dir").arg(data);
+    if let Some(url) = database::url_for(data) {
+        cmd.arg("--database").arg(url);
+    }
+    let out = cmd.args(args).output().expect("wades runs");
     assert!(
         out.status.success(),
         "wades {args:?} failed:\n{}",
@@ -146,6 +147,13 @@ impl Server {
             .env("WADES_WORKERS", "2")
             .stdout(Stdio::piped())
             .stderr(log);
+        if let Some(url) = database::url_for(data) {
+            // A killed node's jobs run again once its lease expires: soon,
+            // in tests.
+            cmd.arg("--database")
+                .arg(url)
+                .env("WADES_LEASE_SECONDS", "2");
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -5,10 +5,13 @@
 //!   WebAssembly component under `target/wasm/`, with whichever wasm
 //!   toolchain this machine has.
 //! - `test`: the Debian packages the tests need ([`TEST_PACKAGES`]),
-//!   `guests`, then the whole test suite and the CWL conformance suite
+//!   `guests`, then the whole test suite on SQLite, the store tests and the
+//!   Part 1 / Part 2 end-to-end tests again on a private PostgreSQL
+//!   ([`PG_SUITE`]), and the CWL conformance suite
 //!   (`tests/cwl/conformance.sh`, required and all tests, guarded by
 //!   `tests/cwl/required.floor` and `tests/cwl/all.floor`).
-//! - `bench`: `guests`, then the benchmarks.
+//! - `test-pg`: only the PostgreSQL part of `test`.
+//! - `bench`: `guests`, then the benchmarks (M4 on a private PostgreSQL).
 //! - `componentize IN OUT`: turn a core module built for wasm into a component.
 //! - `demo`: `guests`, then describe and run `hello-world` with the `wades` CLI.
 
@@ -16,6 +19,8 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wades_guest_build::Adapter;
+
+mod postgres;
 
 /// Every guest crate under `example-processes/` that is a component.
 const GUESTS: &[&str] = &[
@@ -49,10 +54,18 @@ fn main() -> Result<()> {
             let mut test = vec!["test", "--release", "--no-fail-fast"];
             test.extend(args[1..].iter().map(String::as_str));
             let tests = cargo(&root, &test);
-            // The CWL conformance suite, guarded by tests/cwl/*.floor,
-            // runs even when a cargo test failed, so both are reported.
+            // Each part runs even when an earlier one failed, so all are
+            // reported. The CWL conformance suite is guarded by
+            // tests/cwl/*.floor.
+            let pg = postgres_suite(&root);
             let cwl = conformance(&root);
-            tests.and(cwl)
+            tests.and(pg).and(cwl)
+        }
+        // Only the PostgreSQL part of `test`, for working on the store.
+        Some("test-pg") => {
+            apt_install(TEST_PACKAGES)?;
+            build_guests(&root)?;
+            postgres_suite(&root)
         }
         Some("componentize") if args.len() == 3 => {
             let module = std::fs::read(&args[1])?;
@@ -77,11 +90,24 @@ fn main() -> Result<()> {
             build_guests(&root)?;
             let mut bench = vec!["run", "--release", "--package", "wades-bench", "--"];
             bench.extend(args[1..].iter().map(String::as_str));
-            cargo(&root, &bench)
+            // M4 runs on a private PostgreSQL, with the durability of a
+            // default installation (fsync and synchronous commit on).
+            let names: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
+            let pg = if names.is_empty() || names.iter().any(|a| *a == "m4") {
+                apt_install(&["postgresql", "postgresql-client"])?;
+                Some(postgres::Postgres::start(&[])?)
+            } else {
+                None
+            };
+            let env: Vec<(&str, &str)> = pg
+                .iter()
+                .map(|pg| ("WADES_BENCH_DATABASE", pg.url.as_str()))
+                .collect();
+            cargo_env(&root, &bench, &env)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve|test|guests|bench|demo|componentize IN.wasm OUT.wasm>"
+                "usage: cargo xtask <serve|test|test-pg|guests|bench|demo|componentize IN.wasm OUT.wasm>"
             );
             std::process::exit(2);
         }
@@ -90,8 +116,47 @@ fn main() -> Result<()> {
 
 /// Debian packages the tests need: a static busybox, from which the Docker
 /// step tests (`host/tests/cwl_docker.rs`) build their image `FROM scratch`,
-/// since no registry can be reached.
-const TEST_PACKAGES: &[&str] = &["busybox-static"];
+/// since no registry can be reached; PostgreSQL, which the tests run
+/// privately (see [`postgres`]).
+const TEST_PACKAGES: &[&str] = &["busybox-static", "postgresql", "postgresql-client"];
+
+/// The end-to-end test files run a second time on PostgreSQL: OGC API -
+/// Processes Part 1 (execution, jobs, results, dismissal, durability) and
+/// Part 2 (deployment), with tenancy, quotas and billing, whose numbers
+/// live in the database. The other files test what does not depend on it.
+const PG_SUITE: &[&str] = &[
+    "api", "deploy", "recovery", "tenancy", "quotas", "billing", "chaos",
+];
+
+/// The store's and billing's own tests and [`PG_SUITE`] against a private
+/// PostgreSQL.
+fn postgres_suite(root: &Path) -> Result<()> {
+    // A scratch cluster: what is tested is wades surviving kills of its
+    // nodes, not PostgreSQL surviving power loss, so it need not sync.
+    let pg = postgres::Postgres::start(&["fsync=off", "synchronous_commit=off"])?;
+    let env = [("WADES_TEST_DATABASE", pg.url.as_str())];
+    let store = cargo_env(
+        root,
+        &[
+            "test",
+            "--release",
+            "--no-fail-fast",
+            "-p",
+            "wades",
+            "--lib",
+            "--",
+            "store::",
+            "billing::tests::",
+        ],
+        &env,
+    );
+    let mut e2e = vec!["test", "--release", "--no-fail-fast", "-p", "wades-e2e"];
+    for t in PG_SUITE {
+        e2e.extend(["--test", t]);
+    }
+    let e2e = cargo_env(root, &e2e, &env);
+    store.and(e2e).context("the tests on PostgreSQL")
+}
 
 /// Installs the Debian packages that are missing (CI runs as root).
 fn apt_install(packages: &[&str]) -> Result<()> {
@@ -133,8 +198,14 @@ fn workspace_root() -> PathBuf {
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    cargo_env(root, args, &[])
+}
+
+/// `cargo ARGS` with extra environment.
+fn cargo_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let status = Command::new(env_cargo())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()?;
     if !status.success() {
@@ -163,7 +234,11 @@ fn conformance(root: &Path) -> Result<()> {
             .current_dir(root)
             .status()?;
         if !status.success() {
-            below.push(if selection.is_empty() { "required" } else { "all" });
+            below.push(if selection.is_empty() {
+                "required"
+            } else {
+                "all"
+            });
         }
     }
     if !below.is_empty() {

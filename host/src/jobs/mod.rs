@@ -41,7 +41,7 @@ use crate::ogc::results::{stored_from_value, StoredOutput};
 use crate::ogc::OutputRequest;
 use crate::registry::{Implementation, Registry};
 use crate::runtime::{Job as RuntimeJob, JobDirs, RunError, Runtime};
-use crate::store::{JobStore, StoreError};
+use crate::store::{JobStore, StoreError, StoreEvent};
 use crate::tenancy::quota::Quotas;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,7 @@ struct Inner {
     /// One permit per job that may be running at once.
     slots: Arc<Semaphore>,
     max_attempts: u32,
+    run_queue: bool,
     threads: threads::JobThreads,
     quotas: Quotas,
     /// Jobs running on this node per owner, for the sync quota check: a
@@ -110,6 +111,8 @@ pub struct JobsConfig {
     pub running_jobs: usize,
     /// Times a job is started before a crash loop fails it.
     pub max_attempts: u32,
+    /// Whether this node takes jobs from the queue (`--role api`: no).
+    pub run_queue: bool,
 }
 
 /// Where the container steps of CWL jobs run: the Docker engine with these
@@ -149,6 +152,7 @@ impl Jobs {
                 wake: Notify::new(),
                 slots: Arc::new(Semaphore::new(config.running_jobs.max(1))),
                 max_attempts: config.max_attempts,
+                run_queue: config.run_queue,
                 threads: threads::JobThreads::new(config.workers)?,
                 quotas,
                 owners: usage::RunningOwners::default(),
@@ -168,14 +172,21 @@ impl Jobs {
     }
 
     /// Puts jobs a crash left running back in the queue (or fails them after
-    /// `max_attempts`), then starts taking jobs from the queue.
+    /// `max_attempts`), then starts taking jobs from the queue (unless this
+    /// node only serves the API) and acting on what other nodes sharing the
+    /// store do.
     pub async fn start(&self) -> Result<()> {
         let inner = &self.inner;
         let (resumed, failed) = inner.store.recover_interrupted(inner.max_attempts).await?;
         if resumed + failed > 0 {
             tracing::warn!(resumed, failed, "recovered jobs interrupted by a restart");
         }
-        inner.threads.handle().spawn(dispatch(inner.clone()));
+        if let Some(events) = inner.store.events() {
+            tokio::spawn(follow(inner.clone(), events));
+        }
+        if inner.run_queue {
+            inner.threads.handle().spawn(dispatch(inner.clone()));
+        }
         Ok(())
     }
 
@@ -434,6 +445,32 @@ fn new_record(process_id: &str, request: &JobRequest, owner: &str) -> Result<Job
         owner: owner.to_string(),
         usage: None,
     })
+}
+
+/// Acts on what other nodes did: wakes the dispatcher for jobs they
+/// queued, and stops this node's run of a job they dismissed or took over.
+async fn follow(inner: Arc<Inner>, mut events: tokio::sync::broadcast::Receiver<StoreEvent>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(StoreEvent::Queued) => inner.wake.notify_one(),
+            Ok(StoreEvent::Dismissed(id)) => {
+                if let Some(token) = inner.running.lock().expect("running").get(&id) {
+                    token.cancel();
+                }
+                inner.notify_final(&id);
+            }
+            Ok(StoreEvent::LeaseLost(id)) => {
+                tracing::warn!(job = %id, "the job's lease was lost; stopping its run here");
+                if let Some(token) = inner.running.lock().expect("running").get(&id) {
+                    token.cancel();
+                }
+            }
+            // Missed some: whatever they were, the queue may have work.
+            Err(RecvError::Lagged(_)) => inner.wake.notify_one(),
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Claims queued jobs whenever running slots are free, and runs them.

@@ -93,4 +93,36 @@ impl StoreError {
         }
         StoreError::Write(e)
     }
+
+    /// What a PostgreSQL error means for a write of job `id`: the codes of
+    /// unique (23505) and foreign key (23503) violations become
+    /// [`StoreError::DuplicateJob`] and [`StoreError::UnknownJob`].
+    pub(super) fn for_pg_job(e: sqlx::Error, id: &str) -> Self {
+        match pg_code(&e).as_deref() {
+            Some(UNIQUE_VIOLATION) => StoreError::DuplicateJob(id.to_owned()),
+            Some(FOREIGN_KEY_VIOLATION) => StoreError::UnknownJob(id.to_owned()),
+            _ => StoreError::Database(e),
+        }
+    }
+
+    /// A PostgreSQL uniqueness violation as [`StoreError::Duplicate`] of `what`.
+    pub(super) fn pg_unique(e: sqlx::Error, what: String) -> Self {
+        match pg_code(&e).as_deref() {
+            Some(UNIQUE_VIOLATION) => StoreError::Duplicate(what),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// SQLSTATE of a unique violation.
+pub(super) const UNIQUE_VIOLATION: &str = "23505";
+/// SQLSTATE of a foreign key violation.
+pub(super) const FOREIGN_KEY_VIOLATION: &str = "23503";
+
+/// The SQLSTATE of a database error, if it is one.
+pub(super) fn pg_code(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
 }

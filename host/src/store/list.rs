@@ -2,13 +2,20 @@
 
 use super::rows::{job_columns, to_micros};
 use crate::model::JobFilter;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// Builds the listing query for `filter`. It asks for one row beyond the
 /// page, so the caller learns whether more jobs match without a second
 /// `COUNT` query that could disagree with the first under concurrent writes.
-/// `now` closes the duration of jobs still running.
-pub(super) fn query(filter: &JobFilter, now: i64) -> QueryBuilder<'static, Sqlite> {
+/// `now` closes the duration of jobs still running. The same SQL serves
+/// every database wades runs on; only the placeholders differ.
+pub(super) fn query<DB>(filter: &JobFilter, now: i64) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'a> f64: Encode<'a, DB> + Type<DB>,
+    for<'a> String: Encode<'a, DB> + Type<DB>,
+{
     let mut q = QueryBuilder::new(concat!("SELECT ", job_columns!(), " FROM jobs WHERE 1 = 1"));
 
     if let Some(owner) = &filter.owner {
@@ -26,7 +33,7 @@ pub(super) fn query(filter: &JobFilter, now: i64) -> QueryBuilder<'static, Sqlit
         q.push(" AND status IN (");
         let mut list = q.separated(", ");
         for s in &filter.statuses {
-            list.push_bind(s.as_str());
+            list.push_bind(s.as_str().to_string());
         }
         q.push(")");
     }

@@ -1,418 +1,128 @@
-//! The durable job store: jobs and their logs in an embedded SQLite file.
+//! The durable store: jobs and their logs, deployed processes, tenants and
+//! quotas, in embedded SQLite (one node) or PostgreSQL (several nodes).
 //!
-//! Jobs must survive a restart of the server, and several workers take jobs
-//! from the same queue, so every state change is a single conditional SQL
-//! statement: the database, not the caller, decides who wins a race.
-//! Timestamps are stored as INTEGER microseconds since the Unix epoch (UTC),
-//! so values read back are truncated to the microsecond.
+//! Jobs must survive a restart of the server, and several workers (of one
+//! node or of many) take jobs from the same queue, so every state change is
+//! a single conditional SQL statement: the database, not the caller, decides
+//! who wins a race. What a database must offer is the [`backend`] traits;
+//! [`JobStore`] is the handle the rest of wades holds, whichever it is.
 
+pub mod backend;
 mod error;
 mod list;
-mod processes;
-mod queries;
-mod quotas;
+pub mod pg;
 mod rows;
-mod tenants;
-mod writer;
+pub mod sqlite;
 
+pub use backend::{Backend, KeyInfo, StoreEvent};
 pub use error::StoreError;
-pub use tenants::KeyInfo;
 
-use crate::model::{JobFilter, JobRecord, JobStatus, LogLine, Usage};
-use rows::{
-    count_to_sql, json_text, now_micros, records, to_micros, write_returning, JobRow, LogRow,
-};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use crate::model::JobRecord;
 use std::path::Path;
-use std::time::Duration;
-use writer::{savepoint, Writer};
+use std::sync::Arc;
 
-/// Long enough to ride out another connection's write transaction, short
-/// enough that a wedged database shows up as an error rather than a hang.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Where the store lives: `sqlite:<path>` (or a plain path) or a
+/// `postgres://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file; created with its folder if missing.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database several nodes share, by libpq-style URL.
+    Postgres(String),
+}
 
-/// Readers run side by side under WAL.
-const MAX_READERS: u32 = 8;
+impl Database {
+    /// Reads a `--database` value: `postgres://` and `postgresql://` URLs
+    /// name PostgreSQL, `sqlite:` a file, and anything else is a file path.
+    pub fn parse(text: &str) -> Database {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Database::Postgres(text.to_string())
+        } else {
+            let path = text
+                .strip_prefix("sqlite://")
+                .or_else(|| text.strip_prefix("sqlite:"));
+            Database::Sqlite(path.unwrap_or(text).into())
+        }
+    }
+}
 
-/// The job store. Cheap to clone; clones share the writer and the readers.
-///
-/// SQLite runs one writer at a time. Several writing connections would
-/// contend through the busy handler, which sleeps and retries and turns
-/// milliseconds into hundreds of them under load; instead one task owns the
-/// only writing connection and commits the writes waiting for it in groups
-/// (see `writer`).
+/// The store. Cheap to clone; clones share the connections. Every table's
+/// operations are reached through it (it dereferences to [`Backend`]).
 #[derive(Debug, Clone)]
 pub struct JobStore {
-    writer: Writer,
-    reader: SqlitePool,
+    inner: Arc<dyn Backend>,
+}
+
+impl std::ops::Deref for JobStore {
+    type Target = dyn Backend;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.inner
+    }
 }
 
 impl JobStore {
-    /// Opens (creating if missing, with its directory) the database file at
+    /// Opens (creating if missing, with its directory) the SQLite file at
     /// `path` and brings its schema up to date.
-    ///
-    /// WAL lets readers proceed while a worker writes; with WAL,
-    /// `synchronous = NORMAL` still never corrupts the file and only risks
-    /// the last commits on power loss, which recovery handles like a crash.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir).await?;
+        Ok(JobStore::from(sqlite::SqliteStore::open(path).await?))
+    }
+
+    /// Opens `database`, bringing its schema up to date; a PostgreSQL store
+    /// takes part in leases as a node with the default settings.
+    pub async fn connect(database: &Database) -> Result<Self, StoreError> {
+        match database {
+            Database::Sqlite(path) => Self::open(path).await,
+            Database::Postgres(url) => Ok(JobStore::from(
+                pg::PgStore::connect(url, pg::PgOptions::default()).await?,
+            )),
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let mut conn = SqliteConnection::connect_with(&options).await?;
-        sqlx::migrate!("./migrations").run(&mut conn).await?;
-        conn.close().await?;
-        // Opened up front, so the first requests after a start do not pay
-        // for opening them.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(MAX_READERS)
-            .min_connections(MAX_READERS)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(JobStore {
-            writer: Writer::start(path)?,
-            reader,
-        })
     }
 
-    /// Stores a new job. Fails with [`StoreError::DuplicateJob`] if the id is taken.
-    pub async fn insert(&self, job: &JobRecord) -> Result<(), StoreError> {
-        self.writer.write(insert_op(job)?).await
-    }
-
-    /// Like [`insert`](Self::insert), but returns once the write is queued;
-    /// `done` gets the outcome on the writer's thread once it is durable
-    /// (see `Writer::submit`), so it must be quick and must not block.
+    /// Like [`insert`](backend::JobTable::insert), but returns once the
+    /// write is queued; `done` gets the outcome once it is durable, so it
+    /// must be quick and must not block.
     pub fn insert_then(
         &self,
         job: &JobRecord,
         done: impl FnOnce(Result<(), StoreError>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        self.writer.submit(insert_op(job)?, done)
+        self.inner.insert_then(job, Box::new(done))
     }
 
-    /// The job with this id, if any.
-    pub async fn get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let row: Option<JobRow> = sqlx::query_as(queries::GET)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(JobRecord::try_from).transpose()
-    }
-
-    /// One page of the jobs matching every field of `filter`, newest first
-    /// (by `created`, then by id so pages are stable), and whether more jobs
-    /// match beyond this page.
-    ///
-    /// A job's duration is `finished - started`, or `now - started` while it
-    /// has not finished; jobs that never started have none and never match
-    /// a duration bound.
-    pub async fn list(&self, filter: &JobFilter) -> Result<(Vec<JobRecord>, bool), StoreError> {
-        let rows: Vec<JobRow> = list::query(filter, now_micros())
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await?;
-        let mut jobs = records(rows)?;
-        let more = jobs.len() > filter.limit as usize;
-        jobs.truncate(filter.limit as usize);
-        Ok((jobs, more))
-    }
-
-    /// Takes the oldest `accepted` job (by `created`, then id) and marks it
-    /// `running`: `started` and `updated` become now and `attempts` grows by
-    /// one. Concurrent callers never get the same job. `None` when the queue
-    /// is empty.
+    /// Takes the oldest `accepted` job and marks it `running`; `None` when
+    /// the queue is empty (see [`claim_batch`](Self::claim_batch)).
     pub async fn claim_next(&self) -> Result<Option<JobRecord>, StoreError> {
         Ok(self.claim_batch(1, None, |_| {}).await?.pop())
     }
 
-    /// Like [`claim_next`](Self::claim_next) for up to `limit` jobs at once,
-    /// taken fairly across owners: each owner's queued jobs line up oldest
-    /// first behind the jobs it already runs, and the turns are served in
-    /// order (oldest first among equal turns), so one owner's long queue
-    /// cannot starve another's. An owner never gets more running jobs than
-    /// its own `max_running` quota, or `max_running` when it has none
-    /// (`None`: unlimited). `claimed` sees the jobs as soon as the claim is
-    /// durable and before any later write (a dismissal, say) is answered.
+    /// [`claim_batch`](backend::JobTable::claim_batch) with a closure.
     pub async fn claim_batch(
         &self,
         limit: usize,
         max_running: Option<u64>,
         claimed: impl FnOnce(&Vec<JobRecord>) + Send + 'static,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let cap = max_running.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
-        self.writer
-            .write_then(
-                move |conn| {
-                    let mut jobs =
-                        write_returning(conn, queries::CLAIM_NEXT, (now_micros(), limit, cap))?;
-                    // RETURNING gives rows in no promised order.
-                    jobs.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-                    Ok(jobs)
-                },
-                claimed,
-            )
+        self.inner
+            .claim_batch(limit, max_running, Box::new(claimed))
             .await
     }
 
-    /// Like [`claim_next`](Self::claim_next) for one given job: `None` unless
-    /// it exists and is still `accepted`.
-    pub async fn claim(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let id = id.to_string();
-        self.writer
-            .write(move |conn| Ok(write_returning(conn, queries::CLAIM, (now_micros(), id))?.pop()))
-            .await
-    }
-
-    /// Records progress (capped at 100) of a `running` job; a `None` message
-    /// keeps the previous one. Returns whether the job was running, so a
-    /// worker can notice that its job was dismissed.
-    pub async fn update_progress(
-        &self,
-        id: &str,
-        progress: u8,
-        message: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let (id, message) = (id.to_string(), message.map(String::from));
-        self.writer
-            .write(move |conn| {
-                let changed = conn.prepare_cached(queries::UPDATE_PROGRESS)?.execute((
-                    i64::from(progress.min(100)),
-                    message,
-                    now_micros(),
-                    id,
-                ))?;
-                Ok(changed > 0)
-            })
-            .await
-    }
-
-    /// Ends a `running` job as `Successful` (progress becomes 100) or
-    /// `Failed`, replacing its message and storing its results or error
-    /// document and what it used; `finished` and `updated` become now.
-    /// Returns the job as it now stands.
-    ///
-    /// Returns `None`, changing nothing, if the job is no longer running: a
-    /// client may have dismissed it while the guest ran, and the dismissal
-    /// must win. Any other `status` is [`StoreError::NotFinishable`].
-    pub async fn finish(
-        &self,
-        id: &str,
-        status: JobStatus,
-        message: Option<&str>,
-        results: Option<&serde_json::Value>,
-        error: Option<&serde_json::Value>,
-        usage: Usage,
-    ) -> Result<Option<JobRecord>, StoreError> {
-        if !matches!(status, JobStatus::Successful | JobStatus::Failed) {
-            return Err(StoreError::NotFinishable(status));
-        }
-        let (id, message) = (id.to_string(), message.map(String::from));
-        let (results, error) = (json_text(results)?, json_text(error)?);
-        self.writer
-            .write(move |conn| {
-                let params = (
-                    status.as_str(),
-                    message,
-                    results,
-                    error,
-                    now_micros(),
-                    id,
-                    count_to_sql(usage.fuel),
-                    count_to_sql(usage.result_bytes),
-                );
-                Ok(write_returning(conn, queries::FINISH, params)?.pop())
-            })
-            .await
-    }
-
-    /// Records what the run of job `id` used, whatever its state: for a run
-    /// whose job was dismissed under it, so the fuel still counts.
-    pub async fn set_usage(&self, id: &str, usage: Usage) -> Result<(), StoreError> {
-        let id = id.to_string();
-        self.writer
-            .write(move |conn| {
-                conn.prepare_cached(queries::SET_USAGE)?.execute((
-                    count_to_sql(usage.fuel),
-                    count_to_sql(usage.result_bytes),
-                    id,
-                ))?;
-                Ok(())
-            })
-            .await
-    }
-
-    /// Dismisses a job in any state: status `dismissed`, message
-    /// "dismissed by client", results dropped, `finished` set to now unless
-    /// it had already finished, `updated` now. Returns the job as it now
-    /// stands (unchanged if it was already dismissed), or `None` for an
-    /// unknown id.
-    pub async fn dismiss(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let owned = id.to_string();
-        let changed = self
-            .writer
-            .write(move |conn| {
-                Ok(write_returning(conn, queries::DISMISS, (now_micros(), owned))?.pop())
-            })
-            .await?;
-        match changed {
-            Some(job) => Ok(Some(job)),
-            // Nothing changed: either unknown or already dismissed. Jobs are
-            // never deleted and dismissal is final, so a second read cannot
-            // disagree with the first.
-            None => self.get(id).await,
-        }
-    }
-
-    /// Call at startup, before any worker runs: jobs still marked `running`
-    /// were interrupted by a crash. Those with `attempts < max_attempts` go
-    /// back to `accepted` (started and progress cleared) to run again; the
-    /// rest become `failed` with an error document, so a job that crashes
-    /// the server cannot do so forever. Returns (resumed, failed).
-    pub async fn recover_interrupted(&self, max_attempts: u32) -> Result<(u64, u64), StoreError> {
-        // The form the job service stores failures in: `{"error": <RunError>}`.
-        let error = serde_json::to_string(&serde_json::json!({
-            "error": {
-                "kind": "host",
-                "detail": format!(
-                    "the server restarted while the job was running, \
-                     and it had already been attempted {max_attempts} time(s)"
-                ),
-            }
-        }))?;
-        // All or nothing, so a crash during recovery cannot leave half the
-        // jobs resumed and the rest failed by the second statement's rule.
-        self.writer
-            .write(move |conn| {
-                savepoint(conn, |conn| {
-                    let now = now_micros();
-                    let resumed = conn
-                        .prepare_cached(queries::RESUME_INTERRUPTED)?
-                        .execute((now, i64::from(max_attempts)))?;
-                    let failed = conn
-                        .prepare_cached(queries::FAIL_INTERRUPTED)?
-                        .execute((error, now))?;
-                    Ok((resumed as u64, failed as u64))
-                })
-            })
-            .await
-    }
-
-    /// Appends lines to a job's log, all or none. Fails with
-    /// [`StoreError::UnknownJob`] if there is no such job.
-    pub async fn append_logs(&self, id: &str, lines: &[LogLine]) -> Result<(), StoreError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let (id, lines) = (id.to_string(), lines.to_vec());
-        self.writer
-            .write(move |conn| {
-                savepoint(conn, |conn| {
-                    let mut stmt = conn.prepare_cached(queries::APPEND_LOG)?;
-                    for line in &lines {
-                        stmt.execute((&id, to_micros(line.time), &line.level, &line.message))
-                            .map_err(|e| StoreError::for_job(e, &id))?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
-    }
-
-    /// Closes this handle's connections; the last handle to close waits
-    /// until every write has committed.
+    /// Closes this handle; the last handle to close waits until every write
+    /// has committed and the connections are closed.
     pub async fn close(self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
-
-    /// A job's whole log, in the order it was appended (empty for unknown jobs).
-    pub async fn logs(&self, id: &str) -> Result<Vec<LogLine>, StoreError> {
-        let rows: Vec<LogRow> = sqlx::query_as(queries::LOGS)
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(LogLine::try_from).collect()
-    }
-
-    /// Deletes final jobs that finished before `cutoff` (none if `None`),
-    /// with their logs, keeping the fuel of those a day's quota may still
-    /// count, and drops such kept fuel once no day counts it; returns the
-    /// ids of the jobs, whose files the caller removes.
-    pub async fn delete_final_before(
-        &self,
-        cutoff: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<Vec<String>, StoreError> {
-        const DAY: i64 = 86_400_000_000;
-        let cutoff = cutoff.map_or(i64::MIN, to_micros);
-        let yesterday = now_micros() / DAY - 1;
-        self.writer
-            .write(move |conn| {
-                savepoint(conn, |conn| {
-                    conn.prepare_cached(queries::ROLL_UP_USAGE)?
-                        .execute([cutoff, yesterday * DAY])?;
-                    let ids = conn
-                        .prepare_cached(queries::DELETE_FINAL_BEFORE)?
-                        .query_map([cutoff], |r| r.get::<_, String>(0))?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    conn.prepare_cached(queries::DELETE_OLD_USAGE)?
-                        .execute([yesterday])?;
-                    Ok(ids)
-                })
-            })
-            .await
-    }
-
-    /// How many jobs are in `status`.
-    pub async fn count(&self, status: JobStatus) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(queries::COUNT)
-            .bind(status.as_str())
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(n as u64)
+        if Arc::strong_count(&self.inner) == 1 {
+            self.inner.close().await;
+        }
     }
 }
 
-/// The write that stores `job` as a new row.
-fn insert_op(
-    job: &JobRecord,
-) -> Result<impl FnOnce(&rusqlite::Connection) -> Result<(), StoreError> + Send + 'static, StoreError>
-{
-    let job = job.clone();
-    let request = serde_json::to_string(&job.request)?;
-    let results = json_text(job.results.as_ref())?;
-    let error = json_text(job.error.as_ref())?;
-    Ok(move |conn: &rusqlite::Connection| {
-        conn.prepare_cached(queries::INSERT)?
-            .execute(rusqlite::params![
-                job.id,
-                job.process_id,
-                job.status.as_str(),
-                job.message,
-                job.progress.map(i64::from),
-                to_micros(job.created),
-                job.started.map(to_micros),
-                job.finished.map(to_micros),
-                to_micros(job.updated),
-                i64::from(job.attempts),
-                request,
-                results,
-                error,
-                job.owner,
-                job.usage.map(|u| count_to_sql(u.fuel)),
-                job.usage.map(|u| count_to_sql(u.result_bytes)),
-            ])
-            .map_err(|e| StoreError::for_job(e, &job.id))?;
-        Ok(())
-    })
+impl<B: Backend + 'static> From<B> for JobStore {
+    fn from(backend: B) -> Self {
+        JobStore {
+            inner: Arc::new(backend),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! dropped on the way in.
 
 use super::StoreError;
-use crate::model::{JobRecord, JobStatus, LogLine, Usage};
+use crate::model::{Deployment, Digest, JobRecord, JobStatus, LogLine, Usage};
 use chrono::{DateTime, Utc};
 
 /// The `jobs` columns [`JobRow`] reads; every query that returns jobs selects
@@ -50,61 +50,25 @@ fn parse_json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError
     Ok(s.as_deref().map(serde_json::from_str).transpose()?)
 }
 
-/// One `jobs` row, as SQLite hands it over.
+/// One `jobs` row, as the database hands it over.
 #[derive(sqlx::FromRow)]
 pub(super) struct JobRow {
-    id: String,
-    process_id: String,
-    status: String,
-    message: Option<String>,
-    progress: Option<i64>,
-    created: i64,
-    started: Option<i64>,
-    finished: Option<i64>,
-    updated: i64,
-    attempts: i64,
-    request: String,
-    results: Option<String>,
-    error: Option<String>,
-    owner: String,
-    fuel: Option<i64>,
-    result_bytes: Option<i64>,
-}
-
-impl JobRow {
-    /// Reads a row of a statement that selects [`job_columns!`], in that order.
-    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(JobRow {
-            id: r.get(0)?,
-            process_id: r.get(1)?,
-            status: r.get(2)?,
-            message: r.get(3)?,
-            progress: r.get(4)?,
-            created: r.get(5)?,
-            started: r.get(6)?,
-            finished: r.get(7)?,
-            updated: r.get(8)?,
-            attempts: r.get(9)?,
-            request: r.get(10)?,
-            results: r.get(11)?,
-            error: r.get(12)?,
-            owner: r.get(13)?,
-            fuel: r.get(14)?,
-            result_bytes: r.get(15)?,
-        })
-    }
-}
-
-/// Runs a statement that returns jobs on the writing connection.
-pub(super) fn write_returning(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<Vec<JobRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, JobRow::from_row)?;
-    let rows: Vec<JobRow> = rows.collect::<Result<_, _>>()?;
-    records(rows)
+    pub(super) id: String,
+    pub(super) process_id: String,
+    pub(super) status: String,
+    pub(super) message: Option<String>,
+    pub(super) progress: Option<i64>,
+    pub(super) created: i64,
+    pub(super) started: Option<i64>,
+    pub(super) finished: Option<i64>,
+    pub(super) updated: i64,
+    pub(super) attempts: i64,
+    pub(super) request: String,
+    pub(super) results: Option<String>,
+    pub(super) error: Option<String>,
+    pub(super) owner: String,
+    pub(super) fuel: Option<i64>,
+    pub(super) result_bytes: Option<i64>,
 }
 
 impl TryFrom<JobRow> for JobRecord {
@@ -177,7 +141,40 @@ impl TryFrom<LogRow> for LogLine {
     }
 }
 
-/// A usage count as stored: SQLite integers are signed.
+/// A usage count as stored: SQL integers are signed.
 pub(super) fn count_to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One `processes` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct ProcessRow {
+    id: String,
+    digest: String,
+    package: String,
+    created: i64,
+    updated: i64,
+    owner: String,
+    visibility: String,
+}
+
+/// A module digest as stored.
+pub(super) fn digest(text: &str) -> Result<Digest, StoreError> {
+    Digest::parse(text).ok_or_else(|| StoreError::Corrupt(format!("module digest '{text}'")))
+}
+
+impl TryFrom<ProcessRow> for Deployment {
+    type Error = StoreError;
+
+    fn try_from(r: ProcessRow) -> Result<Self, StoreError> {
+        Ok(Deployment {
+            digest: digest(&r.digest)?,
+            package: serde_json::from_str(&r.package)?,
+            created: from_micros(r.created)?,
+            updated: from_micros(r.updated)?,
+            owner: r.owner,
+            visibility: serde_json::from_str(&r.visibility)?,
+            id: r.id,
+        })
+    }
 }

@@ -1,12 +1,107 @@
-//! Each test opens its own database file in a fresh temporary directory, so
-//! tests can run in parallel and nothing leaks between them.
+//! Each test opens its own database (a file in a fresh temporary directory,
+//! or, when `WADES_TEST_DATABASE` names a PostgreSQL server, a fresh
+//! database on it), so tests can run in parallel and nothing leaks between
+//! them. The same tests thus hold both stores to one contract.
 
 use super::*;
+use crate::model::{JobFilter, JobStatus, LogLine, Usage};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-async fn fresh() -> (tempfile::TempDir, JobStore) {
+mod pg_leases;
+
+/// What a test's store lives in.
+pub(super) struct Fixture {
+    /// The SQLite file's folder (unused on PostgreSQL).
+    _dir: tempfile::TempDir,
+    /// The clock of a PostgreSQL store's leases.
+    clock: Option<Arc<AtomicI64>>,
+}
+
+impl Fixture {
+    /// Makes every lease taken so far expire, as if the node holding them
+    /// had died: on SQLite, where recovery takes every running job at
+    /// start, there is nothing to do.
+    fn expire_leases(&self) {
+        if let Some(clock) = &self.clock {
+            clock.fetch_add(LEASE_MICROS * 2, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The lease of PostgreSQL test stores.
+const LEASE_MICROS: i64 = 10_000_000;
+
+/// The admin URL of the PostgreSQL server to test on, if any.
+pub(super) fn postgres() -> Option<String> {
+    std::env::var("WADES_TEST_DATABASE")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A new, empty database on the server of `admin`; returns its URL.
+pub(super) async fn new_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("u{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
+
+/// A PostgreSQL store on a new database, with a clock the test moves and
+/// no background renewal or rescue (tests drive those by hand).
+pub(super) async fn fresh_pg(admin: &str) -> (pg::PgStore, Arc<AtomicI64>, String) {
+    let url = new_database(admin).await;
+    let clock = Arc::new(AtomicI64::new(Utc::now().timestamp_micros()));
+    let store = pg::PgStore::connect(&url, pg_options(&clock))
+        .await
+        .unwrap();
+    (store, clock, url)
+}
+
+/// Options of a test node on `clock`.
+pub(super) fn pg_options(clock: &Arc<AtomicI64>) -> pg::PgOptions {
+    pg::PgOptions {
+        lease: std::time::Duration::from_micros(LEASE_MICROS as u64),
+        clock: Some(clock.clone()),
+        background: false,
+        max_connections: 8,
+        ..Default::default()
+    }
+}
+
+async fn fresh() -> (Fixture, JobStore) {
+    let dir = tempfile::tempdir().unwrap();
+    match postgres() {
+        Some(admin) => {
+            let (store, clock, _) = fresh_pg(&admin).await;
+            let fixture = Fixture {
+                _dir: dir,
+                clock: Some(clock),
+            };
+            (fixture, store.into())
+        }
+        None => {
+            let store = JobStore::open(&dir.path().join("jobs.db")).await.unwrap();
+            (
+                Fixture {
+                    _dir: dir,
+                    clock: None,
+                },
+                store,
+            )
+        }
+    }
+}
+
+/// For tests of the SQLite file itself.
+async fn fresh_sqlite() -> (tempfile::TempDir, JobStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = JobStore::open(&dir.path().join("jobs.db")).await.unwrap();
     (dir, store)
@@ -602,7 +697,7 @@ async fn dismiss_semantics() {
 
 #[tokio::test]
 async fn recover_interrupted_resumes_or_fails() {
-    let (_dir, store) = fresh().await;
+    let (env, store) = fresh().await;
     let running = |id: &str, attempts| JobRecord {
         status: JobStatus::Running,
         started: Some(t(1)),
@@ -625,6 +720,7 @@ async fn recover_interrupted_resumes_or_fails() {
     };
     store.insert(&done).await.unwrap();
 
+    env.expire_leases();
     assert_eq!(store.recover_interrupted(3).await.unwrap(), (2, 1));
 
     for id in ["once", "twice"] {
@@ -657,10 +753,12 @@ async fn recover_interrupted_resumes_or_fails() {
     assert_eq!((next.id.as_str(), next.attempts), ("once", 2));
 
     // Nothing left running but the job just claimed.
+    env.expire_leases();
     assert_eq!(store.recover_interrupted(3).await.unwrap(), (1, 0));
     assert_eq!(store.recover_interrupted(3).await.unwrap(), (0, 0));
     // max_attempts = 0 never resumes.
     store.claim("once").await.unwrap().unwrap();
+    env.expire_leases();
     assert_eq!(store.recover_interrupted(0).await.unwrap(), (0, 1));
 }
 
@@ -940,7 +1038,7 @@ async fn retention_deletes_old_final_jobs_with_their_logs() {
 /// must fail alone, and every other write must be durable when answered.
 #[tokio::test]
 async fn concurrent_writes_commit_together_and_fail_alone() {
-    let (dir, store) = fresh().await;
+    let (dir, store) = fresh_sqlite().await;
     store.insert(&job("taken", "p", t(0))).await.unwrap();
     let writes: Vec<_> = (0..400)
         .map(|i| {

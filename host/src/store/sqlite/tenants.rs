@@ -1,8 +1,11 @@
 //! Tenants and their API keys (stored as hashes only).
 
-use super::rows::now_micros;
-use super::{JobStore, StoreError};
+use super::SqliteStore;
 use crate::model::{Principal, Role};
+use crate::store::backend::{KeyInfo, TenantTable};
+use crate::store::rows::now_micros;
+use crate::store::StoreError;
+use async_trait::async_trait;
 
 const INSERT_TENANT: &str = "INSERT INTO tenants (id, role, created) VALUES (?1, ?2, ?3)";
 const TENANTS: &str = "SELECT id, role FROM tenants ORDER BY id";
@@ -14,25 +17,15 @@ const KEYS: &str =
 const PRINCIPAL: &str = "SELECT t.id, t.role FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
      WHERE k.hash = ? AND k.revoked IS NULL";
 
-/// An API key as listed: never its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    /// The key's public id.
-    pub id: String,
-    /// Its tenant.
-    pub tenant: String,
-    /// Whether it has been revoked.
-    pub revoked: bool,
-}
-
 fn role(text: &str) -> Result<Role, StoreError> {
     Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("role '{text}'")))
 }
 
-impl JobStore {
+#[async_trait]
+impl TenantTable for SqliteStore {
     /// Adds tenant `id` with `role`. Fails with [`StoreError::Duplicate`]
     /// if it exists.
-    pub async fn create_tenant(&self, id: &str, role: Role) -> Result<(), StoreError> {
+    async fn create_tenant(&self, id: &str, role: Role) -> Result<(), StoreError> {
         let id = id.to_string();
         self.writer
             .write(move |conn| {
@@ -45,7 +38,7 @@ impl JobStore {
     }
 
     /// Every tenant with its role, by id.
-    pub async fn tenants(&self) -> Result<Vec<Principal>, StoreError> {
+    async fn tenants(&self) -> Result<Vec<Principal>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(TENANTS).fetch_all(&self.reader).await?;
         rows.into_iter()
             .map(|(tenant, r)| {
@@ -60,7 +53,7 @@ impl JobStore {
     /// Stores key `id` of `tenant`, known by the sha256 `hash` of its
     /// secret. Fails with [`StoreError::UnknownTenant`] for a tenant that
     /// does not exist.
-    pub async fn create_key(&self, id: &str, tenant: &str, hash: &str) -> Result<(), StoreError> {
+    async fn create_key(&self, id: &str, tenant: &str, hash: &str) -> Result<(), StoreError> {
         let (id, tenant, hash) = (id.to_string(), tenant.to_string(), hash.to_string());
         self.writer
             .write(move |conn| {
@@ -80,7 +73,7 @@ impl JobStore {
     }
 
     /// Revokes key `id`; `false` if there is no such live key.
-    pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+    async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.writer
             .write(move |conn| {
@@ -93,7 +86,7 @@ impl JobStore {
     }
 
     /// Every key, by tenant.
-    pub async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+    async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
         let rows: Vec<(String, String, bool)> =
             sqlx::query_as(KEYS).fetch_all(&self.reader).await?;
         Ok(rows
@@ -107,7 +100,7 @@ impl JobStore {
     }
 
     /// The identity whose live key hashes to `hash`, if any.
-    pub async fn principal_for_key(&self, hash: &str) -> Result<Option<Principal>, StoreError> {
+    async fn principal_for_key(&self, hash: &str) -> Result<Option<Principal>, StoreError> {
         let row: Option<(String, String)> = sqlx::query_as(PRINCIPAL)
             .bind(hash)
             .fetch_optional(&self.reader)

@@ -1,8 +1,11 @@
 //! Deployed processes: one row per process, pointing at its module by digest.
 
-use super::rows::{from_micros as time, now_micros};
-use super::{JobStore, StoreError};
+use super::SqliteStore;
 use crate::model::{Deployment, Digest, Visibility};
+use crate::store::backend::ProcessTable;
+use crate::store::rows::{digest, from_micros as time, now_micros, ProcessRow};
+use crate::store::StoreError;
+use async_trait::async_trait;
 
 const INSERT: &str =
     "INSERT INTO processes (id, digest, package, created, updated, owner, visibility) \
@@ -17,42 +20,12 @@ const ONE: &str =
     "SELECT id, digest, package, created, updated, owner, visibility FROM processes WHERE id = ?";
 const USES: &str = "SELECT COUNT(*) FROM processes WHERE digest = ?";
 
-#[derive(sqlx::FromRow)]
-struct ProcessRow {
-    id: String,
-    digest: String,
-    package: String,
-    created: i64,
-    updated: i64,
-    owner: String,
-    visibility: String,
-}
-
-fn digest(text: &str) -> Result<Digest, StoreError> {
-    Digest::parse(text).ok_or_else(|| StoreError::Corrupt(format!("module digest '{text}'")))
-}
-
-impl TryFrom<ProcessRow> for Deployment {
-    type Error = StoreError;
-
-    fn try_from(r: ProcessRow) -> Result<Self, StoreError> {
-        Ok(Deployment {
-            digest: digest(&r.digest)?,
-            package: serde_json::from_str(&r.package)?,
-            created: time(r.created)?,
-            updated: time(r.updated)?,
-            owner: r.owner,
-            visibility: serde_json::from_str(&r.visibility)?,
-            id: r.id,
-        })
-    }
-}
-
-impl JobStore {
+#[async_trait]
+impl ProcessTable for SqliteStore {
     /// Records a newly deployed process of `owner`, private to it, and
     /// returns it as stored. Fails with [`StoreError::DuplicateProcess`] if
     /// the id is taken.
-    pub async fn insert_process(
+    async fn insert_process(
         &self,
         id: &str,
         module: Digest,
@@ -83,11 +56,7 @@ impl JobStore {
     }
 
     /// Sets who may see deployed process `id`; `false` if there is none.
-    pub async fn set_visibility(
-        &self,
-        id: &str,
-        visibility: &Visibility,
-    ) -> Result<bool, StoreError> {
+    async fn set_visibility(&self, id: &str, visibility: &Visibility) -> Result<bool, StoreError> {
         let (owned, text) = (id.to_string(), serde_json::to_string(visibility)?);
         self.writer
             .write(move |conn| {
@@ -101,7 +70,7 @@ impl JobStore {
 
     /// Points process `id` at another module and package. `None` if there
     /// is no such deployed process.
-    pub async fn replace_process(
+    async fn replace_process(
         &self,
         id: &str,
         module: Digest,
@@ -136,7 +105,7 @@ impl JobStore {
 
     /// Forgets deployed process `id` and returns the digest of its module,
     /// or `None` if there was no such process.
-    pub async fn delete_process(&self, id: &str) -> Result<Option<Digest>, StoreError> {
+    async fn delete_process(&self, id: &str) -> Result<Option<Digest>, StoreError> {
         let owned = id.to_string();
         let removed: Option<String> = self
             .writer
@@ -153,13 +122,13 @@ impl JobStore {
     }
 
     /// Every deployed process, in id order.
-    pub async fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
+    async fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
         let rows: Vec<ProcessRow> = sqlx::query_as(ALL).fetch_all(&self.reader).await?;
         rows.into_iter().map(Deployment::try_from).collect()
     }
 
     /// Deployed process `id`, if any.
-    pub async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
+    async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
         let row: Option<ProcessRow> = sqlx::query_as(ONE)
             .bind(id)
             .fetch_optional(&self.reader)
@@ -168,7 +137,7 @@ impl JobStore {
     }
 
     /// How many deployed processes run the module `module`.
-    pub async fn module_uses(&self, module: Digest) -> Result<u64, StoreError> {
+    async fn module_uses(&self, module: Digest) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(USES)
             .bind(module.to_string())
             .fetch_one(&self.reader)

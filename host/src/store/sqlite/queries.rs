@@ -6,7 +6,7 @@
 //! decides whether anything happens. Whoever loses a race simply sees zero
 //! rows.
 
-use super::rows::job_columns;
+use crate::store::rows::job_columns;
 
 pub(super) const INSERT: &str = concat!(
     "INSERT INTO jobs (",

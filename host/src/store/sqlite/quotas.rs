@@ -1,9 +1,12 @@
 //! Tenants' own quotas and what their jobs used: the numbers
 //! [`crate::tenancy::quota`] checks.
 
-use super::rows::{now_micros, to_micros};
-use super::{JobStore, StoreError};
+use super::SqliteStore;
+use crate::store::backend::UsageTable;
+use crate::store::rows::{now_micros, to_micros};
+use crate::store::StoreError;
 use crate::tenancy::quota::Quota;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 const SET_QUOTA: &str =
@@ -23,9 +26,10 @@ const FUEL_SINCE: &str = "SELECT \
 const RESULT_BYTES: &str = "SELECT COALESCE(SUM(result_bytes), 0) FROM jobs \
      WHERE owner = ? AND status = 'successful'";
 
-impl JobStore {
+#[async_trait]
+impl UsageTable for SqliteStore {
     /// `tenant`'s own quota; `None` to go back to the server's defaults.
-    pub async fn set_tenant_quota(
+    async fn set_tenant_quota(
         &self,
         tenant: &str,
         quota: Option<&Quota>,
@@ -47,7 +51,7 @@ impl JobStore {
     }
 
     /// `tenant`'s own quota, if an admin set one.
-    pub async fn tenant_quota(&self, tenant: &str) -> Result<Option<Quota>, StoreError> {
+    async fn tenant_quota(&self, tenant: &str) -> Result<Option<Quota>, StoreError> {
         let row: Option<String> = sqlx::query_scalar(QUOTA)
             .bind(tenant)
             .fetch_optional(&self.reader)
@@ -56,7 +60,7 @@ impl JobStore {
     }
 
     /// How many of `tenant`'s jobs are in `status`, `accepted` or `running`.
-    pub async fn count_owned(&self, tenant: &str, status: &str) -> Result<u64, StoreError> {
+    async fn count_owned(&self, tenant: &str, status: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(COUNT_OWNED)
             .bind(tenant)
             .bind(status)
@@ -67,7 +71,7 @@ impl JobStore {
 
     /// Fuel burnt by `tenant`'s jobs created since `since` (and, of those
     /// retention deleted, created on `since`'s day or later).
-    pub async fn fuel_since(&self, tenant: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn fuel_since(&self, tenant: &str, since: DateTime<Utc>) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(FUEL_SINCE)
             .bind(tenant)
             .bind(to_micros(since))
@@ -78,7 +82,7 @@ impl JobStore {
     }
 
     /// Bytes of results of `tenant`'s stored, successful jobs.
-    pub async fn result_bytes(&self, tenant: &str) -> Result<u64, StoreError> {
+    async fn result_bytes(&self, tenant: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(RESULT_BYTES)
             .bind(tenant)
             .fetch_one(&self.reader)

@@ -46,6 +46,9 @@ type Op = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 pub(super) struct Writer {
     ops: mpsc::UnboundedSender<Op>,
     stopped: Arc<AtomicBool>,
+    /// Set by the last write [`close`](Writer::close) queues: the writer
+    /// stops once the batch holding it has committed.
+    quit: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -60,17 +63,23 @@ impl Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
+        let quit = Arc::new(AtomicBool::new(false));
+        let quitting = quit.clone();
         std::thread::Builder::new()
             .name("wades-db-writer".into())
             .spawn(move || {
-                run(conn, rx);
+                run(conn, rx, &quitting);
                 stop.store(true, Ordering::Release);
             })?;
         let stop = stopped.clone();
         std::thread::Builder::new()
             .name("wades-db-checkpoint".into())
             .spawn(move || checkpoints(checkpointer, &stop))?;
-        Ok(Writer { ops: tx, stopped })
+        Ok(Writer {
+            ops: tx,
+            stopped,
+            quit,
+        })
     }
 
     /// Runs `f` in the next batch and returns its result once that batch has
@@ -133,14 +142,18 @@ impl Writer {
         self.ops.send(op).map_err(|_| StoreError::WriterGone)
     }
 
-    /// Drops this handle; if it was the last one, waits until every write
-    /// has committed and the connection is closed.
-    pub(super) async fn close(self) {
-        let last = self.ops.strong_count() == 1;
-        let stopped = self.stopped.clone();
-        drop(self);
-        while last && !stopped.load(Ordering::Acquire) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    /// Stops the writer once every write queued so far has committed, and
+    /// waits for it; later writes fail with [`StoreError::WriterGone`].
+    pub(super) async fn close(&self) {
+        let quit = self.quit.clone();
+        let op: Op = Box::new(move |_| {
+            quit.store(true, Ordering::Release);
+            Box::new(|_| {})
+        });
+        if self.ops.send(op).is_ok() {
+            while !self.stopped.load(Ordering::Acquire) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
     }
 }
@@ -176,7 +189,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
+fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, quit: &AtomicBool) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
     let mut done: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -209,6 +222,9 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
         }
         for complete in done.drain(..) {
             complete(outcome.as_ref());
+        }
+        if quit.load(Ordering::Acquire) {
+            return;
         }
     }
 }
