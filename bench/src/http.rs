@@ -18,9 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `wades serve` child process.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     _data: tempfile::TempDir,
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn build_wades() -> Result<()> {
     Ok(())
 }
 
-fn start_server(env: &[(&str, &str)]) -> Result<Server> {
+pub(crate) fn start_server(env: &[(&str, &str)]) -> Result<Server> {
     let bin = std::env::current_exe()?.with_file_name("wades");
     if !bin.exists() {
         bail!(
@@ -224,16 +224,23 @@ fn latency(text: &str, pct: &str) -> Option<f64> {
 
 /// M3: returns (accept p50 ms, accept p99 ms, jobs/s until all successful).
 async fn m3(base: &str, jobs: usize) -> Result<(f64, f64, f64)> {
+    m3_on(&[base.to_string()], jobs).await
+}
+
+/// M3 against several nodes sharing one database: the 32 clients submit to
+/// them in turn, and the first node is asked when every job is done.
+pub(crate) async fn m3_on(bases: &[String], jobs: usize) -> Result<(f64, f64, f64)> {
+    let base = &bases[0];
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(64)
         .build()?;
-    let url = format!("{base}/processes/echo/execution");
     let started = Instant::now();
     let mut tasks = Vec::new();
     let per_client = jobs / 32;
     for c in 0..32 {
-        let (client, url) = (client.clone(), url.clone());
+        let url = format!("{}/processes/echo/execution", bases[c % bases.len()]);
+        let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_client);
             for i in 0..per_client {
@@ -297,7 +304,7 @@ fn client() -> Result<reqwest::Client> {
         .build()?)
 }
 
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met {
         "met"
     } else {

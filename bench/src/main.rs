@@ -16,14 +16,17 @@
 //! - `deploy`: against the real server: M7 (deploying the ~2.8 MB
 //!   `validate-json` component, cold, against compiling it in-process; the
 //!   first execute after a restart, from the artifact cache).
+//! - `m4`: M4 (async jobs/s on PostgreSQL with one and two nodes, against
+//!   SQLite on one node; `cargo xtask bench` starts the PostgreSQL server).
 //! - `m10`: M10 (the per-step overhead of a chain of 100 CWL steps that are
 //!   wasm processes, side by side with cwltool running native commands).
 //!
-//! `cargo xtask bench [hello|nd|http|deploy|m10] [--quick]`
+//! `cargo xtask bench [hello|nd|http|deploy|m4|m10] [--quick]`
 
 mod deploy;
 mod http;
 mod m10;
+mod m4;
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -60,6 +63,9 @@ async fn main() -> Result<()> {
     }
     if wants("deploy") {
         deploy::run(quick).await?;
+    }
+    if wants("m4") {
+        m4::run(quick).await?;
     }
     if wants("m10") {
         m10::run(quick).await?;
