@@ -597,15 +597,19 @@ impl Config {
     pub async fn open_store(&self) -> Result<crate::store::JobStore, crate::store::StoreError> {
         match self.database() {
             crate::store::Database::Postgres(url) => {
-                let options = crate::store::pg::PgOptions {
-                    lease: std::time::Duration::from_secs(self.lease_seconds.max(1)),
-                    ..Default::default()
-                };
-                Ok(crate::store::pg::PgStore::connect(&url, options)
+                Ok(crate::store::pg::PgStore::connect(&url, self.pg_options())
                     .await?
                     .into())
             }
             sqlite => crate::store::JobStore::connect(&sqlite).await,
+        }
+    }
+
+    /// How this node takes part in a PostgreSQL store.
+    pub fn pg_options(&self) -> crate::store::pg::PgOptions {
+        crate::store::pg::PgOptions {
+            lease: std::time::Duration::from_secs(self.lease_seconds.max(1)),
+            ..Default::default()
         }
     }
 

@@ -1,7 +1,7 @@
 //! Assembles the service from its configuration and runs it.
 
 use crate::auth::Oidc;
-use crate::billing::SqliteBillingStore;
+use crate::billing::{BillingStore, PgBillingStore, SqliteBillingStore};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::modules::ModuleStore;
 use crate::registry::{DeployLimits, Registry};
 use crate::runtime::Runtime;
+use crate::store::{Database, JobStore};
 use crate::tenancy::quota::Quotas;
 use crate::tenancy::Authenticator;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ pub struct Service {
 /// links start with `base`.
 pub async fn build(config: &Config, base: &str) -> Result<Service> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = config.open_store().await?;
+    let (store, billing_store) = open_stores(config).await?;
     let metrics = Metrics::new();
     let mut runtime_config = config.runtime();
     runtime_config.metrics = metrics.runtime();
@@ -70,7 +71,7 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         crate::jobs::Callbacks::new(fetcher, base),
     )?;
     let billing = crate::billing::Billing::new(
-        Arc::new(SqliteBillingStore::open(&config.data_dir.join("wades.db")).await?),
+        billing_store,
         config.billing.clone(),
         registry.clone(),
         jobs.clone(),
@@ -106,6 +107,24 @@ pub async fn build(config: &Config, base: &str) -> Result<Service> {
         router: router(state, config),
         jobs,
     })
+}
+
+/// Opens the job store and billing's, in the same database: billing's
+/// tables come with the job store's migrations, and on PostgreSQL it shares
+/// the job store's pool.
+async fn open_stores(config: &Config) -> Result<(JobStore, Arc<dyn BillingStore>)> {
+    match config.database() {
+        Database::Postgres(url) => {
+            let pg = crate::store::pg::PgStore::connect(&url, config.pg_options()).await?;
+            let billing = PgBillingStore::new(pg.pool().clone());
+            Ok((JobStore::from(pg), Arc::new(billing)))
+        }
+        Database::Sqlite(path) => {
+            let store = config.open_store().await?;
+            let billing = SqliteBillingStore::open(&path).await?;
+            Ok((store, Arc::new(billing)))
+        }
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -152,11 +152,14 @@ const TEST_PACKAGES: &[&str] = &[
 
 /// The end-to-end test files run a second time on PostgreSQL: OGC API -
 /// Processes Part 1 (execution, jobs, results, dismissal, durability) and
-/// Part 2 (deployment), with tenancy and quotas, whose numbers live in the
-/// database. The other files test what does not depend on it.
-const PG_SUITE: &[&str] = &["api", "deploy", "recovery", "tenancy", "quotas", "chaos"];
+/// Part 2 (deployment), with tenancy, quotas and billing, whose numbers
+/// live in the database. The other files test what does not depend on it.
+const PG_SUITE: &[&str] = &[
+    "api", "deploy", "recovery", "tenancy", "quotas", "billing", "chaos",
+];
 
-/// The store's own tests and [`PG_SUITE`] against a private PostgreSQL.
+/// The store's and billing's own tests and [`PG_SUITE`] against a private
+/// PostgreSQL.
 fn postgres_suite(root: &Path) -> Result<()> {
     // The same package selection as the SQLite run (no `-p`), so the test
     // binaries it built are reused instead of a second build with other
@@ -167,7 +170,15 @@ fn postgres_suite(root: &Path) -> Result<()> {
     let env = [("WADES_TEST_DATABASE", pg.url.as_str())];
     let store = cargo_env(
         root,
-        &["test", "--release", "--no-fail-fast", "--lib", "store::"],
+        &[
+            "test",
+            "--release",
+            "--no-fail-fast",
+            "--lib",
+            "--",
+            "store::",
+            "billing::tests::",
+        ],
         &env,
     );
     // The workspace's own package selection, as in the SQLite run: a `-p`

@@ -12,11 +12,14 @@
 //! that asked for them.
 
 pub mod estimate;
+pub mod postgres;
 pub mod price;
 pub mod records;
+mod rows;
 pub mod sqlite;
 pub mod store;
 
+pub use postgres::PgBillingStore;
 pub use price::{BillingConfig, Charges, Consumption};
 pub use records::{Basis, Bill, Quotation, QuotationStatus, Quote, Total};
 pub use sqlite::SqliteBillingStore;
@@ -435,4 +438,4 @@ impl JobObserver for Observer {
 }
 
 #[cfg(test)]
-mod sqlite_tests;
+mod tests;

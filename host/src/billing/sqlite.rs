@@ -1,21 +1,24 @@
 //! [`BillingStore`] on the embedded SQLite database, beside the job store.
 //!
-//! Its tables come with the job store's migrations (`0010_billing.sql`).
+//! Its tables come with the job store's migrations
+//! (`migrations/sqlite/0010_billing.sql`).
 //! It writes through a connection of its own: billing writes a few rows per
 //! quoted job, far from the job store's hot path, and SQLite's busy
 //! timeout serializes them with the job writer.
 
 use super::estimate::Sample;
 use super::records::{Bill, Quotation, Total};
+use super::rows::{
+    count, internal, micros, BillDocument, BillRow, QuotationRow, SampleRow, TotalRow,
+};
 use super::store::{BillingStore, ClaimRefused, Page};
-use crate::error::{Error, Result};
-use crate::model::{Digest, JobStatus};
+use crate::error::Result;
+use crate::model::Digest;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,74 +43,6 @@ impl SqliteBillingStore {
             .map_err(internal)?;
         Ok(SqliteBillingStore { pool })
     }
-}
-
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("billing store: {e}"))
-}
-
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-fn time(micros: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(micros).ok_or_else(|| internal(format!("bad time {micros}")))
-}
-
-fn count(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The members of a bill kept as JSON.
-#[derive(Serialize, Deserialize)]
-struct BillDocument {
-    job_status: JobStatus,
-    consumption: super::Consumption,
-    charges: super::Charges,
-    currency: String,
-    quoted_price: f64,
-    max_price: f64,
-}
-
-fn quotation(row: &sqlx::sqlite::SqliteRow) -> Result<Quotation> {
-    let get = |e: sqlx::Error| internal(e);
-    let request: String = row.try_get("request").map_err(get)?;
-    let quote: String = row.try_get("quote").map_err(get)?;
-    Ok(Quotation {
-        id: row.try_get("id").map_err(get)?,
-        process_id: row.try_get("process_id").map_err(get)?,
-        owner: row.try_get("owner").map_err(get)?,
-        created: time(row.try_get("created").map_err(get)?)?,
-        expires: time(row.try_get("expires").map_err(get)?)?,
-        executed: row
-            .try_get::<Option<i64>, _>("executed")
-            .map_err(get)?
-            .map(time)
-            .transpose()?,
-        job_id: row.try_get("job_id").map_err(get)?,
-        request: serde_json::from_str(&request).map_err(internal)?,
-        quote: serde_json::from_str(&quote).map_err(internal)?,
-    })
-}
-
-fn bill(row: &sqlx::sqlite::SqliteRow) -> Result<Bill> {
-    let get = |e: sqlx::Error| internal(e);
-    let document: String = row.try_get("document").map_err(get)?;
-    let d: BillDocument = serde_json::from_str(&document).map_err(internal)?;
-    Ok(Bill {
-        id: row.try_get("id").map_err(get)?,
-        job_id: row.try_get("job_id").map_err(get)?,
-        process_id: row.try_get("process_id").map_err(get)?,
-        owner: row.try_get("owner").map_err(get)?,
-        created: time(row.try_get("created").map_err(get)?)?,
-        amount: row.try_get("amount").map_err(get)?,
-        job_status: d.job_status,
-        consumption: d.consumption,
-        charges: d.charges,
-        currency: d.currency,
-        quoted_price: d.quoted_price,
-        max_price: d.max_price,
-    })
 }
 
 /// `WHERE` for a page: owner and process, either optional.
@@ -141,12 +76,12 @@ impl BillingStore for SqliteBillingStore {
 
     fn quotation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Quotation>>> {
         async move {
-            let row = sqlx::query("SELECT * FROM quotations WHERE id = ?")
+            let row: Option<QuotationRow> = sqlx::query_as("SELECT * FROM quotations WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(internal)?;
-            row.as_ref().map(quotation).transpose()
+            row.map(QuotationRow::record).transpose()
         }
         .boxed()
     }
@@ -157,7 +92,7 @@ impl BillingStore for SqliteBillingStore {
                 "SELECT * FROM quotations WHERE {PAGE_FILTER} \
                  ORDER BY created DESC, id LIMIT ?3 OFFSET ?4"
             );
-            let rows = sqlx::query(&sql)
+            let rows: Vec<QuotationRow> = sqlx::query_as(&sql)
                 .bind(&page.owner)
                 .bind(&page.process_id)
                 .bind(i64::from(page.limit) + 1)
@@ -165,7 +100,10 @@ impl BillingStore for SqliteBillingStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(internal)?;
-            let mut list = rows.iter().map(quotation).collect::<Result<Vec<_>>>()?;
+            let mut list = rows
+                .into_iter()
+                .map(QuotationRow::record)
+                .collect::<Result<Vec<_>>>()?;
             let more = list.len() > page.limit as usize;
             list.truncate(page.limit as usize);
             Ok((list, more))
@@ -230,15 +168,7 @@ impl BillingStore for SqliteBillingStore {
 
     fn insert_bill<'a>(&'a self, b: &'a Bill) -> BoxFuture<'a, Result<()>> {
         async move {
-            let document = serde_json::to_string(&BillDocument {
-                job_status: b.job_status,
-                consumption: b.consumption,
-                charges: b.charges,
-                currency: b.currency.clone(),
-                quoted_price: b.quoted_price,
-                max_price: b.max_price,
-            })
-            .map_err(internal)?;
+            let document = BillDocument::of(b)?;
             sqlx::query(
                 "INSERT INTO bills (id, job_id, process_id, owner, created, amount, fuel, document) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -261,12 +191,12 @@ impl BillingStore for SqliteBillingStore {
 
     fn bill<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Bill>>> {
         async move {
-            let row = sqlx::query("SELECT * FROM bills WHERE id = ?")
+            let row: Option<BillRow> = sqlx::query_as("SELECT * FROM bills WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(internal)?;
-            row.as_ref().map(bill).transpose()
+            row.map(BillRow::record).transpose()
         }
         .boxed()
     }
@@ -277,7 +207,7 @@ impl BillingStore for SqliteBillingStore {
                 "SELECT * FROM bills WHERE {PAGE_FILTER} \
                  ORDER BY created DESC, id LIMIT ?3 OFFSET ?4"
             );
-            let rows = sqlx::query(&sql)
+            let rows: Vec<BillRow> = sqlx::query_as(&sql)
                 .bind(&page.owner)
                 .bind(&page.process_id)
                 .bind(i64::from(page.limit) + 1)
@@ -285,7 +215,10 @@ impl BillingStore for SqliteBillingStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(internal)?;
-            let mut list = rows.iter().map(bill).collect::<Result<Vec<_>>>()?;
+            let mut list = rows
+                .into_iter()
+                .map(BillRow::record)
+                .collect::<Result<Vec<_>>>()?;
             let more = list.len() > page.limit as usize;
             list.truncate(page.limit as usize);
             Ok((list, more))
@@ -295,7 +228,7 @@ impl BillingStore for SqliteBillingStore {
 
     fn totals<'a>(&'a self, owner: Option<&'a str>) -> BoxFuture<'a, Result<Vec<Total>>> {
         async move {
-            let rows = sqlx::query(
+            let rows: Vec<TotalRow> = sqlx::query_as(
                 "SELECT owner, COUNT(*) AS n, TOTAL(amount) AS amount, SUM(fuel) AS fuel \
                  FROM bills WHERE ?1 IS NULL OR owner = ?1 GROUP BY owner ORDER BY owner",
             )
@@ -303,16 +236,7 @@ impl BillingStore for SqliteBillingStore {
             .fetch_all(&self.pool)
             .await
             .map_err(internal)?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Total {
-                        owner: r.try_get("owner").map_err(internal)?,
-                        bills: r.try_get::<i64, _>("n").map_err(internal)? as u64,
-                        amount: r.try_get("amount").map_err(internal)?,
-                        fuel: r.try_get::<i64, _>("fuel").map_err(internal)? as u64,
-                    })
-                })
-                .collect()
+            Ok(rows.into_iter().map(Total::from).collect())
         }
         .boxed()
     }
@@ -341,7 +265,7 @@ impl BillingStore for SqliteBillingStore {
 
     fn samples<'a>(&'a self, digest: &'a Digest, limit: u32) -> BoxFuture<'a, Result<Vec<Sample>>> {
         async move {
-            let rows = sqlx::query(
+            let rows: Vec<SampleRow> = sqlx::query_as(
                 "SELECT input_bytes, fuel, memory_peak, wall_micros, stored_bytes FROM billing_samples \
                  WHERE digest = ? ORDER BY created DESC LIMIT ?",
             )
@@ -350,18 +274,7 @@ impl BillingStore for SqliteBillingStore {
             .fetch_all(&self.pool)
             .await
             .map_err(internal)?;
-            rows.iter()
-                .map(|r| {
-                    let n = |c: &str| r.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
-                    Ok(Sample {
-                        input_bytes: n("input_bytes").map_err(internal)?,
-                        fuel: n("fuel").map_err(internal)?,
-                        memory_peak: n("memory_peak").map_err(internal)?,
-                        wall_micros: n("wall_micros").map_err(internal)?,
-                        stored_bytes: n("stored_bytes").map_err(internal)?,
-                    })
-                })
-                .collect()
+            Ok(rows.into_iter().map(Sample::from).collect())
         }
         .boxed()
     }

@@ -155,8 +155,8 @@ impl PgStore {
         }
     }
 
-    /// The raw pool, for tests that interleave statements by hand.
-    #[doc(hidden)]
+    /// The pool: for the stores that keep their tables in the same
+    /// database (billing), and tests that interleave statements by hand.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -1,18 +1,44 @@
-//! The SQLite billing store on a real database file, migrated by the job
-//! store as the server does it.
+//! The billing stores on real databases, migrated by the job store as the
+//! server does it: an SQLite file in a fresh folder or, when
+//! `WADES_TEST_DATABASE` names a PostgreSQL server (as `cargo xtask test`
+//! sets it), a fresh database on it. The same tests hold both stores to
+//! one contract.
 
-use super::sqlite::SqliteBillingStore;
 use super::*;
 use crate::store::JobStore;
 use chrono::{DateTime, TimeDelta, Utc};
 
-async fn fresh() -> (tempfile::TempDir, SqliteBillingStore) {
+/// A billing store on a new database, and the folder an SQLite one lives in.
+async fn fresh() -> (tempfile::TempDir, Arc<dyn BillingStore>) {
     let dir = tempfile::tempdir().unwrap();
+    let admin = std::env::var("WADES_TEST_DATABASE")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if let Some(admin) = admin {
+        let url = new_database(&admin).await;
+        let jobs = crate::store::pg::PgStore::connect(&url, Default::default())
+            .await
+            .unwrap();
+        return (dir, Arc::new(PgBillingStore::new(jobs.pool().clone())));
+    }
     let path = dir.path().join("wades.db");
     let jobs = JobStore::open(&path).await.unwrap();
     let store = SqliteBillingStore::open(&path).await.unwrap();
     jobs.close().await;
-    (dir, store)
+    (dir, Arc::new(store))
+}
+
+/// A new, empty database on the PostgreSQL server of `admin`; its URL.
+async fn new_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("b{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
 }
 
 fn now() -> DateTime<Utc> {
@@ -181,4 +207,19 @@ async fn samples_are_kept_by_component() {
     assert_eq!(store.samples(&a, 10).await.unwrap(), vec![s, s]);
     assert_eq!(store.samples(&a, 1).await.unwrap().len(), 1);
     assert!(store.samples(&b, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn of_racing_executions_of_a_quotation_one_wins() {
+    let (_dir, store) = fresh().await;
+    store
+        .insert_quotation(&quotation("q", "alice", 60))
+        .await
+        .unwrap();
+    let claims = futures::future::join_all((0..8).map(|_| store.claim("q", now()))).await;
+    let refusals: Vec<_> = claims
+        .into_iter()
+        .filter_map(|c| c.unwrap().err())
+        .collect();
+    assert_eq!(refusals, vec![ClaimRefused::Executed; 7]);
 }
