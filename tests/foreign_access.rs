@@ -48,7 +48,9 @@ fn body(operation: &str) -> Value {
             "owner": "bob", "visibility": "public"
         }),
         "setVisibility" => json!({"visibility": "public"}),
-        "execute" => json!({"inputs": {"name": "bob"}, "owner": "bob"}),
+        "execute" | "requestQuotation" | "executeProcessQuotation" | "executeQuotation" => {
+            json!({"inputs": {"name": "bob"}, "owner": "bob"})
+        }
         "setTenantQuota" => json!({"max_queued": 1000}),
         other => panic!("operation '{other}' takes a body: add a valid one to this test"),
     }
@@ -160,6 +162,20 @@ fn a_foreign_tenant_reaches_nothing_on_any_route() {
     let job = status["jobID"].as_str().unwrap().to_string();
     let results: Value = alice.get(&format!("/jobs/{job}/results")).json().unwrap();
     let output = results.as_object().unwrap().keys().next().unwrap().clone();
+    // Her quotation, executed: its id is also her bill's.
+    let r = alice
+        .req("POST", "/processes/alices/quotations")
+        .json(&json!({"inputs": {"name": "alice"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let quotation: Value = r.json().unwrap();
+    let quotation = quotation["id"].as_str().unwrap().to_string();
+    let r = alice
+        .req("POST", &format!("/processes/alices/quotations/{quotation}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
     let r = ops
         .req("PUT", "/admin/tenants/alice/quota")
         .json(&json!({"max_queued": 7}))
@@ -172,6 +188,8 @@ fn a_foreign_tenant_reaches_nothing_on_any_route() {
         ("jobId", job.clone()),
         ("outputId", output),
         ("tenant", "alice".to_string()),
+        ("quotationId", quotation.clone()),
+        ("billId", quotation.clone()),
     ]
     .into();
     let made_up: BTreeMap<&str, String> = [
@@ -179,6 +197,11 @@ fn a_foreign_tenant_reaches_nothing_on_any_route() {
         ("jobId", "019a0000-0000-7000-8000-000000000000".to_string()),
         ("outputId", "no-such-output".to_string()),
         ("tenant", "no-such-tenant".to_string()),
+        (
+            "quotationId",
+            "019a0000-0000-7000-8000-000000000001".to_string(),
+        ),
+        ("billId", "019a0000-0000-7000-8000-000000000001".to_string()),
     ]
     .into();
 
@@ -193,7 +216,8 @@ fn a_foreign_tenant_reaches_nothing_on_any_route() {
     let quota_before = seen(ops.get("/admin/tenants/alice/quota"));
     for (path, seen) in before
         .iter()
-        .filter(|(path, _)| !path.starts_with("/admin/"))
+        // KVP execute without the process's required inputs is a 400.
+        .filter(|(path, _)| !path.starts_with("/admin/") && !path.ends_with("/execution"))
     {
         assert!(
             seen.status < 400,

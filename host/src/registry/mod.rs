@@ -172,6 +172,9 @@ impl Registry {
             let path = dir.join(format!("{name}.wasm"));
             let bytes = std::fs::read(&path)
                 .map_err(|e| Error::Internal(format!("WASI command {}: {e}", path.display())))?;
+            // Stored like a built-in's, so that its compiled artifact belongs
+            // to a module of the store (`wades store verify`).
+            self.modules.put(&bytes)?;
             let program = self.runtime.load_command(bytes).await?;
             tracing::info!(name = %name, digest = %program.digest(), "WASI command");
             self.commands
