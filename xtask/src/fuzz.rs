@@ -41,6 +41,7 @@ pub fn run(root: &Path, targets: &[&str], seconds: u64) -> Result<()> {
             bail!("no fuzz target {target}; there are {}", TARGETS.join(", "));
         }
     }
+    let wasm = root.join("target/wasm");
     // Built once for all, so each run's time is fuzzing.
     cargo_fuzz(root, &[&["build"], BUILD].concat())?;
     for target in targets {
@@ -48,22 +49,20 @@ pub fn run(root: &Path, targets: &[&str], seconds: u64) -> Result<()> {
         std::fs::create_dir_all(&corpus)?;
         let seeds = root.join("fuzz/seeds").join(target);
         eprintln!("xtask: fuzzing {target} for {seconds} s");
+        let mut corpora = vec![
+            corpus.to_str().context("utf-8 path")?,
+            seeds.to_str().context("utf-8 path")?,
+        ];
+        // The built example components: real seeds for intake, built from
+        // source rather than committed.
+        if *target == "component_intake" {
+            corpora.push(wasm.to_str().context("utf-8 path")?);
+        }
+        let time = format!("-max_total_time={seconds}");
+        let fuzzer = ["--", &time, "-rss_limit_mb=4096", "-print_final_stats=1"];
         cargo_fuzz(
             root,
-            &[
-                &["run"],
-                BUILD,
-                &[
-                    target,
-                    corpus.to_str().context("utf-8 path")?,
-                    seeds.to_str().context("utf-8 path")?,
-                    "--",
-                    &format!("-max_total_time={seconds}"),
-                    "-rss_limit_mb=4096",
-                    "-print_final_stats=1",
-                ],
-            ]
-            .concat(),
+            &[&["run"], BUILD, &[target], &corpora, &fuzzer].concat(),
         )
         .with_context(|| {
             format!("fuzz target {target} found a failure (see fuzz/artifacts/{target}/)")

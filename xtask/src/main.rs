@@ -86,6 +86,7 @@ fn main() -> Result<()> {
                 .map(String::as_str)
                 .filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err())
                 .collect();
+            build_guests(&root)?;
             fuzz::run(&root, &targets, seconds)
         }
         Some("componentize") if args.len() == 3 => {

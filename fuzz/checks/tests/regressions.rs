@@ -23,6 +23,22 @@ fn every_seed_and_past_finding_passes_its_check() {
             }
         }
     }
+    // Real components are seeds too: the examples `cargo xtask guests`
+    // builds (wrong-world among them), not copies committed here.
+    let intake = TARGETS
+        .iter()
+        .find(|(t, _)| *t == "component_intake")
+        .expect("the intake target")
+        .1;
+    let built = fuzz.join("../target/wasm");
+    for file in std::fs::read_dir(&built).expect("target/wasm: run `cargo xtask guests` first") {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            eprintln!("component_intake: {}", path.display());
+            intake(&std::fs::read(&path).unwrap());
+            replayed += 1;
+        }
+    }
     for (target, _) in TARGETS {
         assert!(
             fuzz.join("seeds").join(target).is_dir(),
