@@ -15,6 +15,19 @@ pub(super) fn internal(e: impl std::fmt::Display) -> Error {
 }
 
 /// A time as stored.
+/// One page of records from rows fetched with `LIMIT limit + 1`: the extra
+/// row only tells that there are more.
+pub(super) fn page_of<R, T>(
+    rows: Vec<R>,
+    limit: u32,
+    record: impl Fn(R) -> Result<T>,
+) -> Result<(Vec<T>, bool)> {
+    let mut list = rows.into_iter().map(record).collect::<Result<Vec<_>>>()?;
+    let more = list.len() > limit as usize;
+    list.truncate(limit as usize);
+    Ok((list, more))
+}
+
 pub(super) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }

@@ -100,13 +100,7 @@ impl BillingStore for SqliteBillingStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(internal)?;
-            let mut list = rows
-                .into_iter()
-                .map(QuotationRow::record)
-                .collect::<Result<Vec<_>>>()?;
-            let more = list.len() > page.limit as usize;
-            list.truncate(page.limit as usize);
-            Ok((list, more))
+            super::rows::page_of(rows, page.limit, QuotationRow::record)
         }
         .boxed()
     }
@@ -215,13 +209,7 @@ impl BillingStore for SqliteBillingStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(internal)?;
-            let mut list = rows
-                .into_iter()
-                .map(BillRow::record)
-                .collect::<Result<Vec<_>>>()?;
-            let more = list.len() > page.limit as usize;
-            list.truncate(page.limit as usize);
-            Ok((list, more))
+            super::rows::page_of(rows, page.limit, BillRow::record)
         }
         .boxed()
     }
